@@ -1,0 +1,1 @@
+"""Analyzers: pure functions of a stream (and metadata) to facts. They never touch the database."""

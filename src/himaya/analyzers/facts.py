@@ -1,0 +1,59 @@
+"""The facts analyzers produce for one file; the pipeline's writer turns them into store rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class ExifFacts:
+    make: str | None = None
+    model: str | None = None
+    body_serial: str | None = None
+    datetime_original: str | None = None  # as written in the file ("YYYY:MM:DD HH:MM:SS"), no zone
+    gps_lat: float | None = None
+    gps_lon: float | None = None
+
+
+@dataclass
+class PdqFacts:
+    hash_hex: str  # 64 lower-case hex characters, bit 0 = most significant bit of the first byte
+    quality: int
+    pipeline: str  # e.g. "pdq-draft512/1"; a court can reproduce the hash with the same pipeline
+
+
+@dataclass
+class MediaFacts:
+    width: int
+    height: int
+    pdq: PdqFacts | None = None
+    exif: ExifFacts = field(default_factory=ExifFacts)
+    thumbnail_blob: str | None = None
+    blurred_blob: str | None = None
+
+
+@dataclass
+class PdqMatchFact:
+    entry_id: int
+    distance: int
+
+
+@dataclass
+class FileFacts:
+    locator: str
+    path: str
+    depth: int
+    size: int | None = None
+    mtime: datetime | None = None
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    mime: str | None = None
+    extension_mismatch: bool = False
+    status: str = "ok"  # "ok" | "error"
+    error: str | None = None
+    media: MediaFacts | None = None
+    pdq_matches: list[PdqMatchFact] = field(default_factory=list)
+    container_locator: str | None = None
+    is_container: bool = False

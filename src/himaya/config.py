@@ -1,0 +1,102 @@
+"""Where Himaya keeps its data and the limits every scan runs under.
+
+The home folder holds the case store (SQLite) and the encrypted blob store. The blob key is kept
+*outside* the home folder on purpose: a copied or seized home folder alone must not reveal thumbnails.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "himaya"
+
+# File systems on which SQLite's WAL mode is unsafe (shared-memory index needs a local disk).
+NETWORK_FILESYSTEMS = frozenset(
+    {"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs", "ceph", "glusterfs", "fuse.glusterfs"}
+)
+
+
+def default_home() -> Path:
+    env = os.environ.get("HIMAYA_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def default_key_file() -> Path:
+    env = os.environ.get("HIMAYA_KEY_FILE")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "blob.key"
+
+
+def filesystem_type(path: Path) -> str | None:
+    """The type of the file system holding `path`, read from /proc/mounts (Linux); None elsewhere."""
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return None
+    target = str(path.resolve())
+    best, best_type = "", None
+    for line in mounts:
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        mount_point = parts[1].replace("\\040", " ")
+        inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
+        if inside and len(mount_point) >= len(best):
+            best, best_type = mount_point, parts[2]
+    return best_type
+
+
+def is_network_share(path: Path) -> bool:
+    fs = filesystem_type(path)
+    return fs is not None and fs in NETWORK_FILESYSTEMS
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Limits that keep hostile archives (zip bombs, deep nesting) from exhausting the examiner's machine."""
+
+    max_depth: int = 5
+    # A member whose uncompressed size exceeds its compressed size by this factor is a bomb.
+    max_ratio: float = 200.0
+    # Ratios are only judged above this size: small text files compress 1000:1 legitimately.
+    ratio_min_size: int = 16 * 1024 * 1024
+    # Total uncompressed bytes read out of one top-level archive (all layers).
+    max_total_bytes: int = 64 * 1024 * 1024 * 1024
+    max_members: int = 1_000_000
+    # Members that must be seekable (nested archives) are spooled in memory up to this size,
+    # above it into an encrypted temporary file.
+    spool_memory_limit: int = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    # Pillow's decompression-bomb guard; an image above this pixel count is recorded as an error.
+    max_pixels: int = 180_000_000
+    # Images larger than this (bytes) are hashed but not decoded.
+    max_image_bytes: int = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PdqSettings:
+    # Reduced-scale decode drifts a few bits; within this margin of a threshold the image is re-hashed
+    # at full resolution so that no match is lost to the speed-up.
+    rehash_margin: int = 16
+    # Reduced decode keeps the short side at least this long (PDQ downsamples to 64x64 anyway).
+    min_short_side: int = 512
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    workers: int = 1
+    archive: ArchiveLimits = field(default_factory=ArchiveLimits)
+    image: ImageLimits = field(default_factory=ImageLimits)
+    pdq: PdqSettings = field(default_factory=PdqSettings)
+    thumbnails: bool = True
+    archive_passwords: tuple[str, ...] = ()

@@ -1,0 +1,51 @@
+"""Typed errors that the CLI turns into messages with a next step.
+
+Library code raises these; `himaya.cli` catches `HimayaError` and prints `str(error)` (which always
+says what to do next) with the error's exit code.
+"""
+
+from __future__ import annotations
+
+
+class HimayaError(Exception):
+    """Base of every error a user can act on. `exit_code` follows the CLI contract (1 failed, 2 usage)."""
+
+    exit_code = 1
+
+
+class UsageError(HimayaError):
+    exit_code = 2
+
+
+class CaseNotFoundError(UsageError):
+    def __init__(self, case_number: str) -> None:
+        super().__init__(
+            f"case {case_number!r} does not exist in this store; create it with "
+            f"'himaya case create {case_number}' or check --home / $HIMAYA_HOME"
+        )
+
+
+class HashSetFormatError(HimayaError):
+    """A hash list that cannot be read. Raised before anything is written: imports are all-or-nothing."""
+
+    def __init__(self, source: str, line: int | None, problem: str, hint: str = "") -> None:
+        where = f"{source}: line {line}" if line is not None else source
+        message = f"{where}: {problem}"
+        if hint:
+            message += f"; {hint}"
+        super().__init__(message)
+        self.source = source
+        self.line = line
+        self.problem = problem
+
+
+class BlobKeyError(HimayaError):
+    """The blob-store key is missing, unreadable or wrong."""
+
+
+class BlobStoreError(HimayaError):
+    pass
+
+
+class EvidenceError(HimayaError):
+    """One evidence file or member could not be read; recorded on that file, the scan goes on."""

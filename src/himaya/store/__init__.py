@@ -1,0 +1,1 @@
+"""The case store (SQLAlchemy models, migrations) and the encrypted blob store."""

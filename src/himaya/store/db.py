@@ -1,0 +1,97 @@
+"""Opening the case store: SQLite (embedded default, WAL) or PostgreSQL (server mode), always migrated.
+
+SQLite runs in WAL mode with a busy timeout so that the review app can read while a scan writes. WAL
+keeps a shared-memory index beside the database, which does not work on network file systems; we warn
+rather than refuse, because an examiner may knowingly work on a share with one writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from himaya.config import is_network_share
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def database_url(home: Path) -> str:
+    """`$HIMAYA_DATABASE_URL` selects server mode (PostgreSQL); otherwise SQLite under `home`."""
+    url = os.environ.get("HIMAYA_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{home / 'himaya.db'}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")
+
+
+class Store:
+    """A migrated database plus a session factory. One per process; workers never get one."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions() as session:
+            yield session
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(home: Path) -> Store:
+    home.mkdir(parents=True, exist_ok=True)
+    url = database_url(home)
+    if url.startswith("sqlite") and is_network_share(home):
+        log.warning(
+            "%s is on a network share: SQLite's WAL mode needs a local disk. Use a local --home, "
+            "or server mode ($HIMAYA_DATABASE_URL=postgresql://...) for shared work.",
+            home,
+        )
+    engine = make_engine(url)
+    migrate(engine)
+    return Store(engine)

@@ -1,0 +1,29 @@
+"""Alembic environment: migrations run on the connection `himaya.store.db.migrate` hands over."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from himaya.store.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        # `alembic revision --autogenerate` from a developer's shell: point it at a scratch database.
+        engine = create_engine(config.get_main_option("sqlalchemy.url") or "sqlite:///:memory:")
+        with engine.connect() as conn:
+            context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+            with context.begin_transaction():
+                context.run_migrations()
+        return
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations_online()

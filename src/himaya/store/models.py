@@ -1,0 +1,209 @@
+"""Case-store records, named as investigators name them (see DESIGN.md, "Core records").
+
+Every match keeps the hash-set version and the PDQ pipeline that produced it: a court must be able to
+re-run the same comparison and get the same answer.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(200), unique=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    evidence_items: Mapped[list[EvidenceItem]] = relationship(back_populates="case")
+
+
+class EvidenceItem(Base):
+    __tablename__ = "evidence_items"
+    __table_args__ = (UniqueConstraint("case_id", "source_path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    name: Mapped[str] = mapped_column(String(1000))
+    source_path: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(40))  # folder | file
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    acquisition_md5: Mapped[str | None] = mapped_column(String(32))
+    acquisition_sha1: Mapped[str | None] = mapped_column(String(40))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    case: Mapped[Case] = relationship(back_populates="evidence_items")
+
+
+class CustodyEvent(Base):
+    __tablename__ = "custody_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence_items.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    event: Mapped[str] = mapped_column(String(80))
+    detail: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(200))
+
+
+class ScanRun(Base):
+    __tablename__ = "scan_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running|finished|interrupted|failed
+    tool_version: Mapped[str] = mapped_column(String(40))
+    settings_json: Mapped[str | None] = mapped_column(Text)  # never holds a password
+    files_total: Mapped[int] = mapped_column(Integer, default=0)
+    files_skipped: Mapped[int] = mapped_column(Integer, default=0)  # already in the store (resumed)
+    files_ok: Mapped[int] = mapped_column(Integer, default=0)
+    files_error: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    matches: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class File(Base):
+    __tablename__ = "files"
+    __table_args__ = (
+        UniqueConstraint("evidence_id", "locator"),
+        Index("ix_files_md5", "md5"),
+        Index("ix_files_sha1", "sha1"),
+        Index("ix_files_sha256", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence_items.id"), index=True)
+    scan_run_id: Mapped[int | None] = mapped_column(ForeignKey("scan_runs.id"))
+    locator: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(Text)
+    container_locator: Mapped[str | None] = mapped_column(Text)
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    mtime: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    md5: Mapped[str | None] = mapped_column(String(32))
+    sha1: Mapped[str | None] = mapped_column(String(40))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    mime: Mapped[str | None] = mapped_column(String(200))
+    extension_mismatch: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(10), default="ok")  # ok | error
+    error: Mapped[str | None] = mapped_column(Text)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    media: Mapped[MediaFacts | None] = relationship(back_populates="file", uselist=False)
+    matches: Mapped[list[Match]] = relationship(back_populates="file")
+
+
+class MediaFacts(Base):
+    __tablename__ = "media_facts"
+    __table_args__ = (Index("ix_media_facts_pdq", "pdq"),)
+
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id"), primary_key=True)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    pdq: Mapped[str | None] = mapped_column(String(64))
+    pdq_quality: Mapped[int | None] = mapped_column(Integer)
+    pdq_pipeline: Mapped[str | None] = mapped_column(String(80))
+    exif_make: Mapped[str | None] = mapped_column(Text)
+    exif_model: Mapped[str | None] = mapped_column(Text)
+    exif_serial: Mapped[str | None] = mapped_column(Text)
+    exif_datetime: Mapped[str | None] = mapped_column(String(40))
+    gps_lat: Mapped[float | None] = mapped_column(Float)
+    gps_lon: Mapped[float | None] = mapped_column(Float)
+    thumbnail_blob: Mapped[str | None] = mapped_column(String(80))
+    blurred_blob: Mapped[str | None] = mapped_column(String(80))
+
+    file: Mapped[File] = relationship(back_populates="media")
+
+
+class HashSet(Base):
+    __tablename__ = "hash_sets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    source: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(10))  # alert | ignore
+    category_scheme: Mapped[str | None] = mapped_column(String(40))
+    pdq_threshold: Mapped[int] = mapped_column(Integer, default=31)
+    pdq_min_quality: Mapped[int] = mapped_column(Integer, default=50)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    versions: Mapped[list[HashSetVersion]] = relationship(
+        back_populates="hash_set", order_by="HashSetVersion.version"
+    )
+
+
+class HashSetVersion(Base):
+    __tablename__ = "hash_set_versions"
+    __table_args__ = (UniqueConstraint("hash_set_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hash_set_id: Mapped[int] = mapped_column(ForeignKey("hash_sets.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    source_file: Mapped[str | None] = mapped_column(Text)
+    source_sha256: Mapped[str | None] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(20))
+    entry_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    hash_set: Mapped[HashSet] = relationship(back_populates="versions")
+
+
+class HashEntry(Base):
+    __tablename__ = "hash_entries"
+    __table_args__ = (Index("ix_hash_entries_lookup", "hash_type", "value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("hash_set_versions.id"), index=True)
+    hash_type: Mapped[str] = mapped_column(String(10))  # md5 | sha1 | sha256 | pdq
+    value: Mapped[str] = mapped_column(String(64))  # lower-case hex
+    category: Mapped[str | None] = mapped_column(String(40))  # the source's own label
+    series: Mapped[str | None] = mapped_column(Text)
+    victim_identified: Mapped[bool | None] = mapped_column(Boolean)
+    offender_identified: Mapped[bool | None] = mapped_column(Boolean)
+    line: Mapped[int | None] = mapped_column(Integer)  # where the entry stood in the source file
+
+
+class Match(Base):
+    __tablename__ = "matches"
+    __table_args__ = (UniqueConstraint("file_id", "entry_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("hash_entries.id"), index=True)
+    hash_set_version_id: Mapped[int] = mapped_column(ForeignKey("hash_set_versions.id"))
+    method: Mapped[str] = mapped_column(String(20))  # md5 | sha1 | sha256 | pdq
+    distance: Mapped[int] = mapped_column(Integer, default=0)
+    pdq_pipeline: Mapped[str | None] = mapped_column(String(80))
+    matched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    file: Mapped[File] = relationship(back_populates="matches")
+    entry: Mapped[HashEntry] = relationship()
+    hash_set_version: Mapped[HashSetVersion] = relationship()

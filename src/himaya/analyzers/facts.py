@@ -36,6 +36,8 @@ class MediaFacts:
 @dataclass
 class PdqMatchFact:
     entry_id: int
+    version_id: int
+    kind: str  # alert | ignore
     distance: int
 
 

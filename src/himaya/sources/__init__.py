@@ -1,1 +1,1 @@
-"""Evidence sources: they yield file entries (provenance, metadata, a way to read the bytes). They never analyze."""
+"""Evidence sources yield file entries (provenance, metadata, a way to read the bytes); never facts."""

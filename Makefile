@@ -1,0 +1,46 @@
+# Two commands for a newcomer: `make demo` and `make test`. Both set everything up first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# libmagic for file typing, libarchive for 7z/rar, python3-venv to build .venv.
+SYSTEM_PACKAGES := libmagic1 "libarchive13t64|libarchive13" python3-venv
+BENCH_PACKAGES := hashdeep
+DEMO_DIR := demo-output
+
+.PHONY: all setup test lint demo bench-deps bench clean
+
+all: test
+
+$(STAMP): pyproject.toml scripts/ensure-system-packages.sh
+	@bash scripts/ensure-system-packages.sh $(SYSTEM_PACKAGES)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q -n 2 --dist loadfile
+
+demo: $(STAMP)
+	@rm -rf $(DEMO_DIR)/home  # a fresh store each time, so the demo always shows a full scan
+	HIMAYA_HOME=$(DEMO_DIR)/home HIMAYA_KEY_FILE=$(DEMO_DIR)/keys/blob.key \
+		$(BIN)/himaya demo --out $(DEMO_DIR)
+
+bench-deps: $(STAMP)
+	@bash scripts/ensure-system-packages.sh $(BENCH_PACKAGES)
+	$(BIN)/pip install -q threatexchange
+
+bench: bench-deps
+	$(BIN)/python bench/bench_images.py
+	$(BIN)/python bench/bench_digests.py
+	$(BIN)/python bench/bench_scaling.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""The `himaya` command line: thin wrappers that parse options, call the library and explain errors."""

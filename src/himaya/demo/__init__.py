@@ -1,0 +1,1 @@
+"""The demo evidence set: benign generated photos, copies, archives and a TEST hash set, reproducible."""

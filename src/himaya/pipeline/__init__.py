@@ -1,0 +1,1 @@
+"""The scan pipeline: sources × analyzers on spawned workers, one batching writer."""

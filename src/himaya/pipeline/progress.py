@@ -1,0 +1,100 @@
+"""Scan progress for people: files/s, MB/s, ETA and matches so far, on a terminal or in a log."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+
+@dataclass
+class Rates:
+    started: float = field(default_factory=time.monotonic)
+    files: int = 0
+    bytes_done: int = 0  # bytes of top-level files finished (what the ETA is measured against)
+    bytes_read: int = 0  # every byte read, archive members included
+    matched_files: int = 0
+    errors: int = 0
+
+    def elapsed(self) -> float:
+        return max(time.monotonic() - self.started, 1e-6)
+
+    def files_per_s(self) -> float:
+        return self.files / self.elapsed()
+
+    def mb_per_s(self) -> float:
+        return self.bytes_read / self.elapsed() / 1e6
+
+    def eta_s(self, bytes_total: int) -> float | None:
+        if self.bytes_done <= 0:
+            return None
+        rate = self.bytes_done / self.elapsed()
+        return max(bytes_total - self.bytes_done, 0) / rate
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+class ScanProgress:
+    """A Rich progress bar on a terminal; a line every few seconds elsewhere (CI logs, redirects)."""
+
+    LOG_EVERY_S = 5.0
+
+    def __init__(self, console: Console, bytes_total: int, files_total: int, quiet: bool = False) -> None:
+        self.console = console
+        self.bytes_total = bytes_total
+        self.files_total = files_total
+        self.rates = Rates()
+        self.quiet = quiet
+        self._last_log = 0.0
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> ScanProgress:
+        if self.console.is_terminal and not self.quiet:
+            self._progress = Progress(
+                TextColumn("[bold]scan"),
+                BarColumn(),
+                TextColumn("{task.fields[stats]}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=False,
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task("scan", total=max(self.bytes_total, 1), stats="")
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(exc_type, exc, tb)
+
+    def stats_line(self) -> str:
+        r = self.rates
+        return (
+            f"{r.files} files · {r.files_per_s():.1f} files/s · {r.mb_per_s():.1f} MB/s · "
+            f"ETA {format_eta(r.eta_s(self.bytes_total))} · {r.matched_files} matched · {r.errors} errors"
+        )
+
+    def advance(self, files: int, bytes_done: int, bytes_read: int, matched: int, errors: int) -> None:
+        r = self.rates
+        r.files += files
+        r.bytes_done += bytes_done
+        r.bytes_read += bytes_read
+        r.matched_files += matched
+        r.errors += errors
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=r.bytes_done, stats=self.stats_line())
+        elif not self.quiet and time.monotonic() - self._last_log >= self.LOG_EVERY_S:
+            self._last_log = time.monotonic()
+            self.console.print(f"scan: {self.stats_line()}")

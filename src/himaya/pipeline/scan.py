@@ -1,0 +1,248 @@
+"""A triage scan: evidence → tasks → workers → writer, resumable by locator.
+
+Re-running the same scan after a crash or `kill -9` skips every top-level file already committed and
+redoes the rest; members an earlier run committed are recognised by the writer, so nothing is written
+twice and nothing is missed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.console import Console
+from sqlalchemy import select, update
+
+from himaya import __version__
+from himaya.analyzers.facts import FileFacts
+from himaya.config import ScanSettings
+from himaya.errors import CaseNotFoundError, UsageError
+from himaya.matching.active import ActiveHashSets, load_active
+from himaya.pipeline.progress import ScanProgress
+from himaya.pipeline.tasks import Task, TaskFile, batch
+from himaya.pipeline.workers import WorkerContext, init_worker, run_task
+from himaya.pipeline.writer import WriteCounts, existing_locators, write_results
+from himaya.sources.folder import walk
+from himaya.store.blobs import BlobStore
+from himaya.store.db import Store
+from himaya.store.models import Case, EvidenceItem, ScanRun, utcnow
+
+log = logging.getLogger(__name__)
+
+# Commit at least this often so that a crash loses little and readers see progress.
+COMMIT_EVERY_S = 1.0
+COMMIT_EVERY_FILES = 2000
+
+
+@dataclass
+class ScanSummary:
+    scan_run_id: int
+    status: str
+    files_total: int
+    files_skipped: int
+    files_written: int
+    files_error: int
+    matched_files: int
+    bytes_read: int
+    seconds: float
+
+
+def _evidence_items(
+    store: Store, case_number: str, evidence: Sequence[Path]
+) -> tuple[int, list[EvidenceItem]]:
+    with store.transaction() as session:
+        case = session.scalar(select(Case).where(Case.number == case_number))
+        if case is None:
+            raise CaseNotFoundError(case_number)
+        items: list[EvidenceItem] = []
+        for path in evidence:
+            if not path.exists() and not path.is_symlink():
+                raise UsageError(
+                    f"evidence {str(path)!r} does not exist; check the path (is the drive mounted?)"
+                )
+            source = str(path.resolve())
+            item = session.scalar(
+                select(EvidenceItem).where(
+                    EvidenceItem.case_id == case.id, EvidenceItem.source_path == source
+                )
+            )
+            if item is None:
+                item = EvidenceItem(
+                    case_id=case.id,
+                    name=path.resolve().name or source,
+                    source_path=source,
+                    kind="folder" if path.is_dir() else "file",
+                )
+                session.add(item)
+                session.flush()
+            items.append(item)
+        # A run still marked "running" belongs to a scan that was killed: say so in the record.
+        session.execute(
+            update(ScanRun)
+            .where(ScanRun.case_id == case.id, ScanRun.status == "running")
+            .values(status="interrupted", finished_at=utcnow())
+        )
+        return case.id, items
+
+
+def _settings_record(settings: ScanSettings) -> str:
+    record = asdict(settings)
+    record["archive_passwords"] = len(settings.archive_passwords)  # how many, never what
+    return json.dumps(record, sort_keys=True)
+
+
+def _plan(store: Store, items: list[EvidenceItem]) -> tuple[list[TaskFile], int, int]:
+    """Every top-level file still to do, likely-media folders first; and how many were done before."""
+    todo: list[TaskFile] = []
+    skipped = 0
+    with store.session() as session:
+        for item in items:
+            entries = list(walk(Path(item.source_path), item.name))
+            done = existing_locators(session, item.id, [e.locator for e in entries])
+            for entry in entries:
+                if entry.locator in done:
+                    skipped += 1
+                else:
+                    todo.append(TaskFile.from_entry(item.id, entry))
+    return todo, skipped, sum(f.size or 0 for f in todo)
+
+
+def run_scan(
+    store: Store,
+    case_number: str,
+    evidence: Sequence[Path],
+    *,
+    settings: ScanSettings,
+    blobs: BlobStore | None,
+    console: Console | None = None,
+    quiet: bool = False,
+) -> ScanSummary:
+    console = console or Console(stderr=True)
+    case_id, items = _evidence_items(store, case_number, evidence)
+    with store.transaction() as session:
+        run = ScanRun(case_id=case_id, tool_version=__version__, settings_json=_settings_record(settings))
+        session.add(run)
+        session.flush()
+        run_id = run.id
+        active = load_active(session)
+
+    todo, skipped, bytes_total = _plan(store, items)
+    context = WorkerContext(settings=settings, pdq_sets=list(active.pdq), blobs=blobs)
+    totals = WriteCounts(skipped=skipped)
+    status = "finished"
+    started = time.monotonic()
+    try:
+        with ScanProgress(console, bytes_total, len(todo), quiet=quiet) as progress:
+            for written in _results(batch(todo), context, settings.workers):
+                counts = _commit(store, run_id, active, written)
+                totals.written += counts.written
+                totals.skipped += counts.skipped
+                totals.errors += counts.errors
+                totals.matched_files += counts.matched_files
+                totals.bytes += counts.bytes
+                done_bytes = sum(task.bytes for task, _ in written)
+                progress.advance(
+                    counts.written, done_bytes, counts.bytes, counts.matched_files, counts.errors
+                )
+                _record(store, run_id, totals, status="running")
+    except KeyboardInterrupt:
+        status = "interrupted"
+        console.print(
+            "[yellow]scan interrupted; what was finished is saved. Run the same command to finish it."
+        )
+    except BaseException as exc:
+        _record(store, run_id, totals, status="failed", error=repr(exc))
+        raise
+    _record(store, run_id, totals, status=status)
+    return ScanSummary(
+        scan_run_id=run_id,
+        status=status,
+        files_total=totals.written + totals.skipped,
+        files_skipped=totals.skipped,
+        files_written=totals.written,
+        files_error=totals.errors,
+        matched_files=totals.matched_files,
+        bytes_read=totals.bytes,
+        seconds=time.monotonic() - started,
+    )
+
+
+Result = list[tuple[int, list[FileFacts]]]
+
+
+def _results(tasks: list[Task], context: WorkerContext, workers: int) -> Iterator[list[tuple[Task, Result]]]:
+    """Yields groups of finished tasks, grouped so that commits are neither too small nor too rare."""
+    pending_group: list[tuple[Task, Result]] = []
+    last_flush = time.monotonic()
+
+    def ready() -> bool:
+        files = sum(len(facts) for _, result in pending_group for _, facts in result)
+        return files >= COMMIT_EVERY_FILES or time.monotonic() - last_flush >= COMMIT_EVERY_S
+
+    if workers <= 0:
+        # In-process: for tests and for debugging with a plain traceback.
+        init_worker(context, in_process=True)
+        for task in tasks:
+            pending_group.append((task, run_task(task)))
+            if ready():
+                yield pending_group
+                pending_group, last_flush = [], time.monotonic()
+        if pending_group:
+            yield pending_group
+        return
+
+    # spawn, never fork: the parent has SQLAlchemy engines and faiss loaded, which do not survive a fork.
+    ctx = multiprocessing.get_context("spawn")
+    executor = ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=init_worker, initargs=(context,)
+    )
+    in_flight: dict[Future[Result], Task] = {}
+    queue = iter(tasks)
+    try:
+        for task in queue:
+            in_flight[executor.submit(run_task, task)] = task
+            if len(in_flight) >= workers * 3:
+                break
+        while in_flight:
+            finished, _ = wait(in_flight, timeout=COMMIT_EVERY_S, return_when=FIRST_COMPLETED)
+            for future in finished:
+                task = in_flight.pop(future)
+                pending_group.append((task, future.result()))
+                nxt = next(queue, None)
+                if nxt is not None:
+                    in_flight[executor.submit(run_task, nxt)] = nxt
+            if pending_group and (ready() or not in_flight):
+                yield pending_group
+                pending_group, last_flush = [], time.monotonic()
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _commit(
+    store: Store, run_id: int, active: ActiveHashSets, group: list[tuple[Task, Result]]
+) -> WriteCounts:
+    with store.transaction() as session:
+        return write_results(session, run_id, active, [item for _, result in group for item in result])
+
+
+def _record(store: Store, run_id: int, totals: WriteCounts, status: str, error: str | None = None) -> None:
+    with store.transaction() as session:
+        run = session.get(ScanRun, run_id)
+        assert run is not None
+        run.status = status
+        # Files seen by this run: analysed now, or found already analysed (top-level files, by locator).
+        run.files_total = totals.written + totals.skipped
+        run.files_skipped = totals.skipped
+        run.files_ok = totals.written - totals.errors
+        run.files_error = totals.errors
+        run.matches = totals.matched_files
+        run.bytes_read = totals.bytes
+        run.error = error
+        if status != "running":
+            run.finished_at = utcnow()

@@ -1,0 +1,61 @@
+"""What the scan hands to a worker process: plain, picklable descriptions of files on disk.
+
+Workers reopen the files themselves; archive members are discovered inside the worker, so a task's
+result may hold many more files than the task named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from himaya.sources.interface import FileEntry
+
+
+@dataclass(frozen=True)
+class TaskFile:
+    evidence_id: int
+    locator: str
+    path: str
+    size: int | None
+    mtime: datetime | None
+    disk_path: str | None
+    error: str | None
+
+    @classmethod
+    def from_entry(cls, evidence_id: int, entry: FileEntry) -> TaskFile:
+        return cls(
+            evidence_id=evidence_id,
+            locator=entry.locator,
+            path=entry.path,
+            size=entry.size,
+            mtime=entry.mtime,
+            disk_path=entry.disk_path if entry.open is not None else None,
+            error=entry.error,
+        )
+
+
+@dataclass
+class Task:
+    files: list[TaskFile] = field(default_factory=list)
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.size or 0 for f in self.files)
+
+
+def batch(files: list[TaskFile], max_files: int = 16, max_bytes: int = 64 * 1024 * 1024) -> list[Task]:
+    """Group small files so that inter-process overhead stays small, big files alone for balance."""
+    tasks: list[Task] = []
+    current = Task()
+    current_bytes = 0
+    for f in files:
+        size = f.size or 0
+        if current.files and (len(current.files) >= max_files or current_bytes + size > max_bytes):
+            tasks.append(current)
+            current, current_bytes = Task(), 0
+        current.files.append(f)
+        current_bytes += size
+    if current.files:
+        tasks.append(current)
+    return tasks

@@ -1,0 +1,261 @@
+"""Work done inside a worker process: read each file once, feed every analyzer, recurse into archives.
+
+Workers never open the database: they return facts and the writer stores them. They may write to the
+encrypted blob store (thumbnails), which is plain files protected by the key handed to them at start.
+Each file is read in one pass: the same chunks feed the digests, the type sniffer, the image buffer and,
+for archives inside archives, an encrypted spool that the archive reader can seek in.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from himaya.analyzers.digests import MultiHasher
+from himaya.analyzers.facts import FileFacts, PdqFacts, PdqMatchFact
+from himaya.analyzers.filetype import sniff
+from himaya.analyzers.image import ImageError, analyze_image, is_image_mime, pdq_full_resolution
+from himaya.config import ScanSettings
+from himaya.errors import EvidenceError
+from himaya.matching.active import ActivePdq
+from himaya.pipeline.tasks import Task, TaskFile
+from himaya.security.spool import EncryptedSpool
+from himaya.sources.archive import ExtractionBudget, detect_archive, iter_members
+from himaya.sources.interface import FileEntry
+from himaya.store.blobs import BlobStore
+
+CHUNK = 1024 * 1024
+SNIFF_BYTES = 8192
+
+
+@dataclass
+class WorkerContext:
+    settings: ScanSettings
+    pdq_sets: list[ActivePdq]
+    blobs: BlobStore | None
+
+
+_context: WorkerContext | None = None
+
+
+def init_worker(context: WorkerContext, in_process: bool = False) -> None:
+    """Runs once in each spawned worker. Ctrl-C is left to the parent, which shuts the pool down cleanly."""
+    global _context
+    if not in_process:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        os.environ["OMP_NUM_THREADS"] = "1"
+        try:
+            import faiss
+
+            faiss.omp_set_num_threads(1)
+        except (ImportError, AttributeError):  # pragma: no cover - faiss is a hard dependency
+            pass
+    _context = context
+
+
+def run_task(task: Task) -> list[tuple[int, list[FileFacts]]]:
+    """Analyse every file of a task; returns (evidence_id, facts of the file and all it contains)."""
+    assert _context is not None, "init_worker was not called"
+    return [(f.evidence_id, list(_analyse_disk_file(f, _context))) for f in task.files]
+
+
+def _analyse_disk_file(task_file: TaskFile, ctx: WorkerContext) -> Iterator[FileFacts]:
+    disk_path = task_file.disk_path
+
+    def opener() -> BinaryIO:
+        assert disk_path is not None
+        return open(disk_path, "rb")  # closed by the caller
+
+    entry = FileEntry(
+        locator=task_file.locator,
+        path=task_file.path,
+        size=task_file.size,
+        mtime=task_file.mtime,
+        depth=0,
+        open=opener if disk_path is not None else None,
+        error=task_file.error,
+        disk_path=disk_path,
+    )
+    budget = ExtractionBudget(ctx.settings.archive)
+    yield from analyse_entry(entry, ctx, budget, container_locator=None)
+
+
+def analyse_entry(
+    entry: FileEntry, ctx: WorkerContext, budget: ExtractionBudget, container_locator: str | None
+) -> Iterator[FileFacts]:
+    """Facts for `entry`, then (if it is an archive within the depth limit) for everything inside it.
+
+    The container's own facts come last, so that a writer committing in order never records a
+    container as done before its members.
+    """
+    facts = FileFacts(
+        locator=entry.locator,
+        path=entry.path,
+        depth=entry.depth,
+        size=entry.size,
+        mtime=entry.mtime,
+        container_locator=container_locator,
+    )
+    if entry.error:
+        facts.status, facts.error = "error", entry.error
+    if entry.open is None:
+        facts.status = "error"
+        facts.error = entry.error or "cannot be read"
+        yield facts
+        return
+
+    settings = ctx.settings
+    hasher = MultiHasher()
+    image_buffer: bytearray | None = None
+    spool: EncryptedSpool | None = None
+    archive_format: str | None = None
+    size = 0
+    try:
+        with entry.open() as stream:
+            first = stream.read(CHUNK)
+            head = first[:SNIFF_BYTES]
+            type_facts = sniff(head, entry.path.rsplit("/", 1)[-1])
+            facts.mime, facts.extension_mismatch = type_facts.mime, type_facts.extension_mismatch
+            if is_image_mime(facts.mime) and (entry.size or 0) <= settings.image.max_image_bytes:
+                image_buffer = bytearray()
+            if entry.depth < settings.archive.max_depth:
+                archive_format = detect_archive(head, entry.path)
+            if archive_format and entry.disk_path is None:
+                spool = EncryptedSpool(settings.archive.spool_memory_limit)
+            chunk = first
+            while chunk:
+                size += len(chunk)
+                hasher.update(chunk)
+                if image_buffer is not None:
+                    if len(image_buffer) + len(chunk) > settings.image.max_image_bytes:
+                        image_buffer = None  # too big to decode; digests still cover it
+                    else:
+                        image_buffer += chunk
+                if spool is not None:
+                    spool.write(chunk)
+                chunk = stream.read(CHUNK)
+    except (OSError, EvidenceError) as exc:
+        if spool is not None:
+            spool.close()
+        facts.status = "error"
+        facts.error = _describe(exc)
+        yield facts
+        return
+
+    facts.size = size
+    facts.md5, facts.sha1, facts.sha256 = hasher.hexdigests()
+
+    if image_buffer is not None:
+        _analyse_picture(bytes(image_buffer), facts, ctx)
+
+    if archive_format:
+        facts.is_container = True
+        try:
+            yield from _analyse_members(entry, archive_format, spool, facts, ctx, budget)
+        finally:
+            if spool is not None:
+                spool.close()
+    yield facts
+
+
+def _analyse_members(
+    entry: FileEntry,
+    archive_format: str,
+    spool: EncryptedSpool | None,
+    facts: FileFacts,
+    ctx: WorkerContext,
+    budget: ExtractionBudget,
+) -> Iterator[FileFacts]:
+    fileobj: BinaryIO
+    if spool is not None:
+        spool.seek(0)
+        fileobj = spool
+    else:
+        assert entry.disk_path is not None
+        fileobj = open(entry.disk_path, "rb")  # noqa: SIM115
+    try:
+        members = iter_members(
+            entry,
+            fileobj,
+            archive_format,
+            limits=ctx.settings.archive,
+            passwords=ctx.settings.archive_passwords,
+            budget=budget,
+        )
+        for member in members:
+            yield from analyse_entry(member, ctx, budget, container_locator=entry.locator)
+    except (OSError, EvidenceError, EOFError, ValueError) as exc:
+        facts.status = "error"
+        facts.error = f"archive could not be read to the end: {_describe(exc)}"
+    finally:
+        if spool is None:
+            fileobj.close()
+
+
+def _analyse_picture(data: bytes, facts: FileFacts, ctx: WorkerContext) -> None:
+    settings = ctx.settings
+    try:
+        media = analyze_image(
+            data,
+            limits=settings.image,
+            pdq=settings.pdq,
+            thumbnails=ctx.blobs if settings.thumbnails else None,
+        )
+    except ImageError as exc:
+        facts.status, facts.error = "error", str(exc)
+        return
+    facts.media = media
+    if media.pdq is None or not ctx.pdq_sets:
+        return
+    pdq = media.pdq
+    margin = settings.pdq.rehash_margin
+    if pdq.pipeline.startswith(REDUCED_PREFIX) and _near_threshold(pdq, ctx.pdq_sets, margin):
+        # The reduced-scale decode drifts a few bits from the full-resolution hash. Near a threshold
+        # that drift could create or lose a match, so the decision is taken on the reference hash.
+        try:
+            pdq = pdq_full_resolution(data, settings.image)
+        except ImageError as exc:  # pragma: no cover - it decoded once already
+            facts.status, facts.error = "error", str(exc)
+            return
+        media.pdq = pdq
+    facts.pdq_matches = _pdq_matches(pdq, ctx.pdq_sets)
+
+
+# Pipelines whose hash came from a reduced-scale decode (see himaya.analyzers.image).
+REDUCED_PREFIX = "pdq-draft"
+
+
+def _near_threshold(pdq: PdqFacts, pdq_sets: list[ActivePdq], margin: int) -> bool:
+    for active in pdq_sets:
+        if pdq.quality < active.min_quality:
+            continue
+        low, high = active.threshold - margin, active.threshold + margin
+        for _entry_id, distance in active.index.search(pdq.hash_hex, high):
+            if distance > low:
+                return True
+    return False
+
+
+def _pdq_matches(pdq: PdqFacts, pdq_sets: list[ActivePdq]) -> list[PdqMatchFact]:
+    found: list[PdqMatchFact] = []
+    for active in pdq_sets:
+        if pdq.quality < active.min_quality:
+            continue
+        for entry_id, distance in active.index.search(pdq.hash_hex, active.threshold):
+            found.append(PdqMatchFact(entry_id, active.version_id, active.kind, distance))
+    return found
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied; run the scan as a user who can read this file, then re-run it"
+    if isinstance(exc, FileNotFoundError):
+        return "file vanished during the scan (deleted or unmounted); re-run the scan if it is back"
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory"
+    if isinstance(exc, OSError):
+        return f"read error: {exc.strerror or exc}"
+    return str(exc)

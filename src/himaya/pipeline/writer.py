@@ -1,0 +1,165 @@
+"""The one process that writes scan results: files, media facts and matches, a task at a time.
+
+A task's files go in one transaction, members before their container, so a killed scan leaves either
+the whole of a top-level file or none of it... except that members already committed by an earlier,
+killed run are recognised by locator and not written twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from himaya.analyzers.facts import FileFacts
+from himaya.matching.active import ActiveHashSets
+from himaya.matching.exact import ExactHit, ExactMethod
+from himaya.store.models import File, Match, MediaFacts
+
+SQLITE_IN_LIMIT = 900
+
+
+@dataclass
+class WriteCounts:
+    written: int = 0
+    skipped: int = 0
+    errors: int = 0
+    matched_files: int = 0  # files with at least one alert match
+    bytes: int = 0
+
+
+def existing_locators(session: Session, evidence_id: int, locators: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(locators), SQLITE_IN_LIMIT):
+        chunk = locators[start : start + SQLITE_IN_LIMIT]
+        rows = session.scalars(
+            select(File.locator).where(File.evidence_id == evidence_id, File.locator.in_(chunk))
+        )
+        found.update(rows)
+    return found
+
+
+def write_results(
+    session: Session,
+    scan_run_id: int,
+    active: ActiveHashSets,
+    results: Iterable[tuple[int, list[FileFacts]]],
+) -> WriteCounts:
+    counts = WriteCounts()
+    for evidence_id, facts_list in results:
+        done = existing_locators(session, evidence_id, [f.locator for f in facts_list])
+        fresh = [f for f in facts_list if f.locator not in done]
+        counts.skipped += len(facts_list) - len(fresh)
+        if not fresh:
+            continue
+        hits = active.exact_lookup(
+            session,
+            md5s=[f.md5 for f in fresh if f.md5],
+            sha1s=[f.sha1 for f in fresh if f.sha1],
+            sha256s=[f.sha256 for f in fresh if f.sha256],
+        )
+        rows: list[tuple[FileFacts, File]] = []
+        for facts in fresh:
+            row = File(
+                evidence_id=evidence_id,
+                scan_run_id=scan_run_id,
+                locator=facts.locator,
+                path=facts.path,
+                container_locator=facts.container_locator,
+                depth=facts.depth,
+                size=facts.size,
+                mtime=facts.mtime,
+                md5=facts.md5,
+                sha1=facts.sha1,
+                sha256=facts.sha256,
+                mime=facts.mime,
+                extension_mismatch=facts.extension_mismatch,
+                status=facts.status,
+                error=facts.error,
+            )
+            rows.append((facts, row))
+        session.add_all([row for _, row in rows])
+        session.flush()  # assigns file ids for media facts and matches
+        for facts, row in rows:
+            counts.written += 1
+            counts.bytes += facts.size or 0
+            if facts.status == "error":
+                counts.errors += 1
+            _add_media(session, facts, row)
+            if _add_matches(session, facts, row, hits):
+                counts.matched_files += 1
+    return counts
+
+
+def _add_media(session: Session, facts: FileFacts, row: File) -> None:
+    media = facts.media
+    if media is None:
+        return
+    pdq = media.pdq
+    exif = media.exif
+    session.add(
+        MediaFacts(
+            file_id=row.id,
+            width=media.width,
+            height=media.height,
+            pdq=pdq.hash_hex if pdq else None,
+            pdq_quality=pdq.quality if pdq else None,
+            pdq_pipeline=pdq.pipeline if pdq else None,
+            exif_make=exif.make,
+            exif_model=exif.model,
+            exif_serial=exif.body_serial,
+            exif_datetime=exif.datetime_original,
+            gps_lat=exif.gps_lat,
+            gps_lon=exif.gps_lon,
+            thumbnail_blob=media.thumbnail_blob,
+            blurred_blob=media.blurred_blob,
+        )
+    )
+
+
+def _add_matches(
+    session: Session, facts: FileFacts, row: File, hits: Mapping[tuple[ExactMethod, str], list[ExactHit]]
+) -> int:
+    alerts = 0
+    seen: set[int] = set()
+    digests: tuple[tuple[ExactMethod, str | None], ...] = (
+        ("md5", facts.md5),
+        ("sha1", facts.sha1),
+        ("sha256", facts.sha256),
+    )
+    for method, value in digests:
+        if value is None:
+            continue
+        for hit in hits.get((method, value), []):
+            if hit.entry_id in seen:
+                continue
+            seen.add(hit.entry_id)
+            session.add(
+                Match(
+                    file_id=row.id,
+                    entry_id=hit.entry_id,
+                    hash_set_version_id=hit.version_id,
+                    method=method,
+                    distance=0,
+                )
+            )
+            alerts += hit.kind == "alert"
+    pipeline = facts.media.pdq.pipeline if facts.media and facts.media.pdq else None
+    for pdq_hit in facts.pdq_matches:
+        if pdq_hit.entry_id in seen:
+            continue
+        seen.add(pdq_hit.entry_id)
+        session.add(
+            Match(
+                file_id=row.id,
+                entry_id=pdq_hit.entry_id,
+                hash_set_version_id=pdq_hit.version_id,
+                method="pdq",
+                distance=pdq_hit.distance,
+                pdq_pipeline=pipeline,
+            )
+        )
+        alerts += pdq_hit.kind == "alert"
+    return alerts

@@ -1,0 +1,54 @@
+"""`himaya export`: one record per file as JSON lines or CSV (fields as in DESIGN.md's contract)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import Any, TextIO
+
+from himaya.errors import UsageError
+from himaya.reports.records import contract_record, file_records, find_case
+from himaya.store.db import Store
+
+FORMATS = ("jsonl", "csv")
+CSV_FIELDS = [
+    "case", "evidence", "path", "size", "md5", "sha1", "sha256", "mime", "pdq", "pdq_quality",
+    "deleted", "status", "error", "matches",
+]  # fmt: skip
+
+# A spreadsheet treats a cell starting with these as a formula; evidence file names are hostile input.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _matches_cell(matches: list[dict[str, Any]]) -> str:
+    cells = []
+    for m in matches:
+        cell = f"{m['hashset']} v{m['hashset_version']} {m['method']} d={m['distance']}"
+        cells.append(f"{cell} {m['category']}" if m["category"] else cell)
+    return "; ".join(cells)
+
+
+def export_case(store: Store, case_number: str, fmt: str, out: TextIO, only_matches: bool = False) -> int:
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    count = 0
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n") if fmt == "csv" else None
+    if writer is not None:
+        writer.writeheader()
+    with store.session() as session:
+        case = find_case(session, case_number)
+        for item, file, matches in file_records(session, case, only_matches):
+            record = contract_record(case, item, file, matches)
+            if writer is not None:
+                record["matches"] = _matches_cell(record["matches"])
+                writer.writerow({k: _csv_cell(v) for k, v in record.items()})
+            else:
+                out.write(json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n")
+            count += 1
+    return count

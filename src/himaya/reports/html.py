@@ -1,0 +1,96 @@
+"""`himaya report`: a self-contained HTML triage report (no scripts, no external files, no pictures).
+
+Everything a reviewer needs to act on the scan is in one file that can be printed or attached to a case
+file: the case, its evidence, every match with its digests, method, distance and the hash-set version
+that produced it, counts by category, and every file that could not be read.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import select
+
+from himaya import __version__
+from himaya.reports.records import MatchRecord, file_records, find_case
+from himaya.store.db import Store
+from himaya.store.models import EvidenceItem, File, ScanRun
+
+
+@dataclass
+class MatchRow:
+    evidence: str
+    file: File
+    match: MatchRecord
+
+
+@dataclass
+class ReportData:
+    case_number: str
+    case_title: str | None
+    generated_at: str
+    tool_version: str
+    evidence: list[EvidenceItem]
+    runs: list[ScanRun]
+    files: int = 0
+    errors: int = 0
+    matched_files: int = 0
+    bytes_total: int = 0
+    by_category: Counter[str] = field(default_factory=Counter)
+    by_method: Counter[str] = field(default_factory=Counter)
+    by_mime: Counter[str] = field(default_factory=Counter)
+    matches: list[MatchRow] = field(default_factory=list)
+    error_files: list[tuple[str, File]] = field(default_factory=list)
+
+
+def collect(store: Store, case_number: str) -> ReportData:
+    with store.session() as session:
+        case = find_case(session, case_number)
+        evidence = list(session.scalars(select(EvidenceItem).where(EvidenceItem.case_id == case.id)))
+        runs = list(session.scalars(select(ScanRun).where(ScanRun.case_id == case.id).order_by(ScanRun.id)))
+        data = ReportData(
+            case_number=case.number,
+            case_title=case.title,
+            generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+            tool_version=__version__,
+            evidence=evidence,
+            runs=runs,
+        )
+        for item, file, matches in file_records(session, case):
+            data.files += 1
+            data.bytes_total += file.size or 0
+            data.by_mime[(file.mime or "unknown").split("/")[0]] += 1
+            if file.status == "error":
+                data.errors += 1
+                data.error_files.append((item.name, file))
+            alerts = [m for m in matches if m.kind == "alert"]
+            if alerts:
+                data.matched_files += 1
+                # A file counts once per category, however many entries it matched.
+                for category in {m.category or "uncategorised" for m in alerts}:
+                    data.by_category[category] += 1
+            for m in matches:
+                data.by_method[m.method] += 1
+                data.matches.append(MatchRow(item.name, file, m))
+        return data
+
+
+def render(data: ReportData) -> str:
+    env = Environment(
+        loader=PackageLoader("himaya.reports", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template("triage.html").render(r=data)
+
+
+def write_report(store: Store, case_number: str, out: Path) -> ReportData:
+    data = collect(store, case_number)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(data), encoding="utf-8")
+    return data

@@ -1,0 +1,1 @@
+"""Protection of data at rest: blob-store keys, encrypted spooling."""

@@ -1,0 +1,85 @@
+"""Member names as stored are untrusted: they are shown, never used to touch the file system.
+
+Himaya never extracts, so a name such as `../../etc/passwd` cannot do harm here. It is still evidence
+(someone built that archive), so it is shown as stored, made safe to print, and flagged on the entry.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Characters that reorder or hide text on screen ("photo\u202egpj.exe" shows as "photoexe.jpg").
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+_DRIVE = re.compile(r"^[A-Za-z]:[/\\]")
+
+UNNAMED = "(unnamed member)"
+_AS_STORED = "content analysed, name shown as stored"
+
+
+def _escape(name: str) -> tuple[str, bool, bool]:
+    """(printable name, had undecodable bytes, had control characters)."""
+    out: list[str] = []
+    undecodable = control = False
+    for ch in name:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, kept by surrogateescape
+            out.append(f"\\x{code - 0xDC00:02x}")
+            undecodable = True
+        elif 0xD800 <= code <= 0xDFFF:
+            out.append(f"\\u{code:04x}")
+            undecodable = True
+        elif code < 0x20 or 0x7F <= code < 0xA0:
+            out.append(f"\\x{code:02x}")
+            control = True
+        elif ch in _BIDI_CONTROLS:
+            out.append(f"\\u{code:04x}")
+            control = True
+        else:
+            out.append(ch)
+    return "".join(out), undecodable, control
+
+
+def printable(text: str | bytes) -> str:
+    """`text` (a link target, say) with undecodable bytes and control characters escaped."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "surrogateescape")
+    return _escape(text)[0]
+
+
+def _escapes_root(name: str) -> bool:
+    depth = 0
+    for part in re.split(r"[/\\]", name):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif part not in ("", "."):
+            depth += 1
+    return False
+
+
+def safe_member_name(raw: str | bytes) -> tuple[str, list[str]]:
+    """The name to show for a member, and what was wrong with the stored one (empty when nothing)."""
+    problems: list[str] = []
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "surrogateescape")
+    shown, undecodable, control = _escape(raw)
+    if undecodable:
+        problems.append("member name is not valid UTF-8; shown with \\x escapes")
+    if control:
+        problems.append("member name contains control or text-direction characters; shown with escapes")
+    if _escapes_root(shown):
+        problems.append(f"member name escapes the archive ('{shown}'); {_AS_STORED}")
+    if shown.startswith(("/", "\\")):
+        problems.append(
+            f"member name is absolute ('{shown}'); content analysed, shown without the leading '/'"
+        )
+        shown = shown.lstrip("/\\")
+    elif _DRIVE.match(shown):
+        problems.append(f"member name starts with a drive letter ('{shown}'); {_AS_STORED}")
+    if not shown:
+        shown = UNNAMED
+        problems.append("member has an empty name")
+    return shown, problems

@@ -6,6 +6,7 @@ import array
 import hashlib
 import io
 import itertools
+import os
 import random
 from pathlib import Path
 from unittest import mock
@@ -105,3 +106,16 @@ def test_three_way_split_on_many_cpus() -> None:
         hasher.update(data)
         hasher.update(data)
     assert hasher.result() == expected(data + data)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_helpers_work_in_a_forked_child() -> None:
+    data = random.Random(4).randbytes(512 * 1024)
+    MultiHasher(parallel=True).update(data)  # the parent's helper threads now exist
+    pid = os.fork()
+    if pid == 0:  # child: would hang on the parent's dead helper threads without the fork hook
+        hasher = MultiHasher(parallel=True)
+        hasher.update(data)
+        os._exit(0 if hasher.result() == expected(data) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import tempfile
+import warnings
 import zlib
 from pathlib import Path
 
@@ -145,6 +146,8 @@ def test_modes_are_converted_sensibly() -> None:
     variants = {
         "L": encode(grey, "PNG"),
         "I;16": encode(wide, "PNG"),
+        "I": encode(Image.fromarray(np.asarray(wide).astype(np.int32)), "TIFF"),
+        "F": encode(Image.fromarray(np.asarray(wide).astype(np.float32)), "TIFF"),
         "P": encode(picture.convert("P"), "PNG"),
         "P+transparency": encode(picture.convert("P"), "PNG", transparency=0),
         "RGBA": encode(rgba, "PNG"),
@@ -221,6 +224,16 @@ def test_gps_without_reference_or_with_zero_denominator_is_dropped() -> None:
     assert exif.gps_lon is None
 
 
+def test_gps_reference_of_the_wrong_axis_is_dropped() -> None:
+    tags = Image.Exif()
+    gps = tags.get_ifd(0x8825)
+    gps[1], gps[2] = "W", (36.0, 12.0, 7.0)  # a longitude reference on a latitude
+    gps[3], gps[4] = "W", (70.0, 30.0, 0.0)
+    exif = analyze(encode(photo_like(16), "JPEG", exif=tags.tobytes())).exif
+    assert exif.gps_lat is None
+    assert exif.gps_lon == pytest.approx(-70.5)
+
+
 def _with_raw_exif(jpeg: bytes, tiff: bytes) -> bytes:
     """`jpeg` with an APP1 EXIF segment holding `tiff` verbatim (Pillow's writer would not keep junk)."""
     body = b"Exif\x00\x00" + tiff
@@ -242,8 +255,12 @@ def _with_raw_exif(jpeg: bytes, tiff: bytes) -> bytes:
 )
 def test_garbage_exif_never_raises(garbage: bytes) -> None:
     data = _with_raw_exif(encode(photo_like(17, 128, 96), "JPEG"), garbage)
-    assert Image.open(io.BytesIO(data)).info["exif"].endswith(garbage)
-    facts = analyze(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert Image.open(io.BytesIO(data)).info["exif"].endswith(garbage)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and quietly: damaged EXIF is routine, not log noise
+        facts = analyze(data, sink=RecordingSink())
     assert facts.pdq is not None
     assert facts.exif.gps_lat is None
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from PIL import Image
 
@@ -21,6 +22,8 @@ _DATETIME_ORIGINAL = 0x9003
 _BODY_SERIAL = 0xA431  # EXIF 2.3 BodySerialNumber
 _CAMERA_SERIAL = 0xC62F  # DNG CameraSerialNumber, written by some raw converters and older bodies
 _GPS_LAT_REF, _GPS_LAT, _GPS_LON_REF, _GPS_LON = 1, 2, 3, 4
+
+T = TypeVar("T")
 
 # Longer values are garbage (or an attempt to stuff the case store), not a camera model.
 _MAX_TEXT = 128
@@ -43,14 +46,14 @@ def _datetime(value: Any) -> str | None:
     return text
 
 
-def _coordinate(value: Any, ref: Any, negative_ref: str, limit: float) -> float | None:
+def _coordinate(value: Any, ref: Any, hemispheres: str, limit: float) -> float | None:
     """Signed decimal degrees from (degrees, minutes, seconds) rationals and an N/S or E/W reference.
 
     A missing or unknown reference gives None rather than a guess: a coordinate in the wrong hemisphere
     is worse than none.
     """
     ref_text = (_text(ref) or "").upper()[:1]
-    if ref_text not in ("N", "S", "E", "W"):
+    if len(ref_text) != 1 or ref_text not in hemispheres:  # hemispheres: "NS" or "EW", positive first
         return None
     parts = value if isinstance(value, tuple | list) else (value,)
     if not 1 <= len(parts) <= 3:
@@ -61,10 +64,10 @@ def _coordinate(value: Any, ref: Any, negative_ref: str, limit: float) -> float 
         degrees += number / unit
     if not math.isfinite(degrees) or not 0.0 <= degrees <= limit:
         return None
-    return -degrees if ref_text == negative_ref else degrees
+    return -degrees if ref_text == hemispheres[1] else degrees
 
 
-def _field(read: Any) -> Any:
+def _field(read: Callable[[], T]) -> T | None:
     try:
         return read()
     except Exception:  # Pillow raises anything from struct.error to ZeroDivisionError on bad EXIF
@@ -76,11 +79,17 @@ def _ifd(exif: Image.Exif, tag: int) -> Mapping[int, Any]:
     return found if isinstance(found, Mapping) else {}
 
 
-def read_exif(image: Image.Image) -> ExifFacts:
+@contextmanager
+def _quietly() -> Iterator[None]:
+    # Pillow warns ("Corrupt EXIF data") for every damaged tag; on seized material that is routine
+    # and would bury the scan log. What could not be read is simply None.
     with warnings.catch_warnings():
-        # Pillow warns ("Corrupt EXIF data") for every damaged tag; on seized material that is routine
-        # and would bury the scan log. What could not be read is simply None.
         warnings.simplefilter("ignore")
+        yield
+
+
+def read_exif(image: Image.Image) -> ExifFacts:
+    with _quietly():
         return _read(image)
 
 
@@ -99,12 +108,13 @@ def _read(image: Image.Image) -> ExifFacts:
         or _text(exif_ifd.get(_CAMERA_SERIAL))
     )
     gps = _ifd(exif, _GPS_IFD)
-    facts.gps_lat = _field(lambda: _coordinate(gps.get(_GPS_LAT), gps.get(_GPS_LAT_REF), "S", 90.0))
-    facts.gps_lon = _field(lambda: _coordinate(gps.get(_GPS_LON), gps.get(_GPS_LON_REF), "W", 180.0))
+    facts.gps_lat = _field(lambda: _coordinate(gps.get(_GPS_LAT), gps.get(_GPS_LAT_REF), "NS", 90.0))
+    facts.gps_lon = _field(lambda: _coordinate(gps.get(_GPS_LON), gps.get(_GPS_LON_REF), "EW", 180.0))
     return facts
 
 
 def orientation(image: Image.Image) -> int:
     """The EXIF orientation (1-8); 1 when absent or unreadable."""
-    value = _field(lambda: image.getexif().get(_ORIENTATION))
+    with _quietly():
+        value = _field(lambda: image.getexif().get(_ORIENTATION))
     return value if isinstance(value, int) and 1 <= value <= 8 else 1

@@ -35,6 +35,15 @@ from himaya.analyzers.thumbnail import ThumbnailSink, store_thumbnails
 from himaya.config import ImageLimits, PdqSettings
 from himaya.errors import EvidenceError
 
+__all__ = [
+    "IMAGE_MIMES",
+    "ImageError",
+    "ThumbnailSink",
+    "analyze_image",
+    "is_image_mime",
+    "pdq_full_resolution",
+]
+
 # Pillow format names we decode, nothing else (each extra decoder is attack surface).
 _FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "HEIF")
 # Pillow's JPEG opener returns an "MPO" image for many camera JPEGs (a JPEG with extra frames).
@@ -93,6 +102,9 @@ def _decoding(limits: ImageLimits) -> Iterator[None]:
     Image.MAX_IMAGE_PIXELS = limits.max_pixels
     try:
         with warnings.catch_warnings():
+            # Pillow's UserWarnings on decode are about damaged metadata (it reads EXIF for the DPI while
+            # opening a JPEG); routine on seized material, and exif.py reports what it could read.
+            warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             yield
     except ImageError:
@@ -129,13 +141,16 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     mode = image.mode
     if mode == "RGB":
         return image
-    if mode.startswith("I;16") or mode in ("I", "F"):
-        # Pillow's convert() clips wide values at 255 (a 16-bit scan would hash as a white page);
-        # scale the 16-bit range (or the picture's own range, if wider) down to 8 bits instead.
-        wide = np.asarray(image, dtype=np.float64)
-        top = max(float(wide.max(initial=0.0)), 255.0)
-        scale = 255.0 / (65535.0 if top <= 65535.0 else top)
-        grey = np.clip(wide * scale, 0, 255).astype(np.uint8)
+    if mode.startswith("I;16"):
+        # Pillow's convert() clips wide values at 255, so a 16-bit scan would hash as a white page;
+        # keep the top 8 bits instead.
+        grey = (np.asarray(image).astype(np.uint16) >> 8).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if mode in ("I", "F"):
+        # 32-bit integer or float pixels: assume the 16-bit range unless the picture goes beyond it.
+        wide = np.asarray(image, dtype=np.float32)
+        top = max(float(wide.max(initial=0.0)), 65535.0)
+        grey = np.clip(wide * np.float32(255.0 / top), 0, 255).astype(np.uint8)
         return Image.fromarray(grey, "L").convert("RGB")
     if mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")  # a palette with transparency only converts cleanly via RGBA

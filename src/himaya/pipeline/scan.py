@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import os
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -133,7 +134,12 @@ def run_scan(
         active = load_active(session)
 
     todo, skipped, bytes_total = _plan(store, items)
-    context = WorkerContext(settings=settings, pdq_sets=list(active.pdq), blobs=blobs)
+    context = WorkerContext(
+        settings=settings,
+        pdq_sets=list(active.pdq),
+        blobs=blobs,
+        parallel_digests=max(settings.workers, 1) < (os.cpu_count() or 1),
+    )
     totals = WriteCounts(skipped=skipped)
     status = "finished"
     started = time.monotonic()

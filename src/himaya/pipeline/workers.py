@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from himaya.analyzers.digests import MultiHasher
 from himaya.analyzers.facts import FileFacts, PdqFacts, PdqMatchFact
-from himaya.analyzers.filetype import sniff
+from himaya.analyzers.filetype import SNIFF_BYTES, sniff
 from himaya.analyzers.image import ImageError, analyze_image, is_image_mime, pdq_full_resolution
 from himaya.config import ScanSettings
 from himaya.errors import EvidenceError
@@ -28,7 +28,6 @@ from himaya.sources.interface import FileEntry
 from himaya.store.blobs import BlobStore
 
 CHUNK = 1024 * 1024
-SNIFF_BYTES = 8192
 
 
 @dataclass
@@ -36,6 +35,8 @@ class WorkerContext:
     settings: ScanSettings
     pdq_sets: list[ActivePdq]
     blobs: BlobStore | None
+    # Hash MD5 in a helper thread only when cores are left over; with a worker per core it only contends.
+    parallel_digests: bool = False
 
 
 _context: WorkerContext | None = None
@@ -108,7 +109,7 @@ def analyse_entry(
         return
 
     settings = ctx.settings
-    hasher = MultiHasher()
+    hasher = MultiHasher(parallel=ctx.parallel_digests)
     image_buffer: bytearray | None = None
     spool: EncryptedSpool | None = None
     archive_format: str | None = None

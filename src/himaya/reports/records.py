@@ -84,7 +84,7 @@ def file_records(
     )
     if only_matches:
         query = query.where(File.matches.any())
-    for file, item in session.execute(query).tuples():
+    for file, item in session.execute(query):
         yield item, file, _match_records(list(file.matches))
 
 

@@ -55,10 +55,10 @@ class EncryptedSpool(io.RawIOBase, BinaryIO):
 
     def __init__(self, memory_limit: int, *, directory: str | Path | None = None) -> None:
         super().__init__()
+        self._disk: IO[bytes] | None = None
+        self._memory: bytearray | None = bytearray()
         self._memory_limit = memory_limit
         self._directory = directory
-        self._memory: bytearray | None = bytearray()
-        self._disk: IO[bytes] | None = None
         self._aead = AESGCM(_key())
         # Bound into every chunk's tag, so chunks cannot be swapped between spools or positions.
         self._spool_id = os.urandom(8)

@@ -54,6 +54,7 @@ class ExtractionBudget:
         self.limits = limits
         self.bytes_read = 0
         self.members = 0
+        self.tripped: ArchiveBombError | None = None
 
     @property
     def bytes_left(self) -> int:
@@ -62,20 +63,22 @@ class ExtractionBudget:
     def take_member(self) -> None:
         self.members += 1
         if self.members > self.limits.max_members:
-            raise ArchiveBombError(
+            self.tripped = ArchiveBombError(
                 f"the archive holds more than {self.limits.max_members:,} members (all nesting layers "
                 "together), the limit for one archive; the rest were not listed. If this is genuine "
                 "evidence, raise ArchiveLimits.max_members and re-run the scan"
             )
+            raise self.tripped
 
     def take_bytes(self, count: int) -> None:
         self.bytes_read += count
         if self.bytes_read > self.limits.max_total_bytes:
-            raise ArchiveBombError(
+            self.tripped = ArchiveBombError(
                 f"the archive expanded to more than {self.limits.max_total_bytes:,} bytes (all nesting "
                 "layers together), the limit for one archive; reading stopped. If this is genuine "
                 "evidence, raise ArchiveLimits.max_total_bytes and re-run the scan"
             )
+            raise self.tripped
 
 
 def too_expanded(produced: int, compressed: int, limits: ArchiveLimits) -> bool:
@@ -89,21 +92,30 @@ class RatioScope:
 
     compressed: int
     produced: int = 0
+    tripped: ArchiveBombError | None = None
 
     def take(self, count: int, limits: ArchiveLimits) -> None:
         self.produced += count
         if too_expanded(self.produced, self.compressed, limits):
-            raise ArchiveBombError(
+            self.tripped = ArchiveBombError(
                 f"expands more than {limits.max_ratio:g}:1 ({self.produced:,} bytes out of "
                 f"{self.compressed:,} compressed), a likely zip bomb; reading stopped. If this is genuine "
                 "evidence, raise ArchiveLimits.max_ratio and re-run the scan"
             )
+            raise self.tripped
 
 
 _STALE_STREAM = (
     "member stream used after the archive moved on to the next member; read each member before asking "
     "for the next one"
 )
+
+
+def stop_if_tripped(budget: ExtractionBudget, ratio: RatioScope | None = None) -> None:
+    """Raise again, at archive level, a limit a member stream tripped: the archive is read no further."""
+    for tripped in (budget.tripped, ratio.tripped if ratio else None):
+        if tripped is not None:
+            raise tripped
 
 
 class Cursor:
@@ -143,19 +155,20 @@ def refusal(size: int | None, compressed: int | None, budget: ExtractionBudget) 
     return None
 
 
+DAMAGED = "the archive is damaged, truncated or not what its header says"
+
+
 @contextmanager
-def reading(action: str) -> Iterator[None]:
+def reading(action: str, likely_cause: str = DAMAGED) -> Iterator[None]:
     """Turn whatever a format library raises on damaged input into an `ArchiveReadError`."""
     try:
         yield
     except HimayaError:
         raise
     except Exception as exc:  # hostile input reaches library code paths that raise anything
-        detail = str(exc) or type(exc).__name__
-        raise ArchiveReadError(
-            f"{action} failed ({type(exc).__name__}: {detail}); the archive is damaged, truncated or not "
-            "what its header says"
-        ) from exc
+        # libarchive's ArchiveError carries its bare message in `msg`; str() adds C pointers and codes.
+        detail = getattr(exc, "msg", None) or str(exc) or type(exc).__name__
+        raise ArchiveReadError(f"{action} failed ({type(exc).__name__}: {detail}); {likely_cause}") from exc
 
 
 class MeteredReader(io.RawIOBase, BinaryIO):
@@ -169,7 +182,6 @@ class MeteredReader(io.RawIOBase, BinaryIO):
         ratio: RatioScope | None,
         *,
         is_current: Callable[[], bool] | None = None,
-        close_inner: bool = True,
     ) -> None:
         super().__init__()
         self._inner = inner
@@ -177,7 +189,6 @@ class MeteredReader(io.RawIOBase, BinaryIO):
         self._budget = budget
         self._ratio = ratio
         self._is_current = is_current
-        self._close_inner = close_inner
         self._tripped: ArchiveBombError | None = None
 
     def readable(self) -> bool:
@@ -204,7 +215,7 @@ class MeteredReader(io.RawIOBase, BinaryIO):
         return count
 
     def close(self) -> None:
-        if not self.closed and self._close_inner:
+        if not self.closed:
             # Closing a broken decompressor must not hide the error that broke it.
             with suppress(Exception):
                 self._inner.close()
@@ -218,8 +229,7 @@ def metered(
     ratio: RatioScope | None,
     *,
     is_current: Callable[[], bool] | None = None,
-    close_inner: bool = True,
 ) -> BinaryIO:
     """A buffered reader over `inner` that enforces the limits; what `FileEntry.open` returns."""
-    raw = MeteredReader(inner, limits, budget, ratio, is_current=is_current, close_inner=close_inner)
+    raw = MeteredReader(inner, limits, budget, ratio, is_current=is_current)
     return io.BufferedReader(raw, buffer_size=READ_SIZE)

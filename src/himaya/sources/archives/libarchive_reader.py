@@ -19,6 +19,7 @@ from libarchive import ffi
 
 from himaya.config import ArchiveLimits
 from himaya.sources.archives.guard import (
+    DAMAGED,
     READ_SIZE,
     Cursor,
     ExtractionBudget,
@@ -26,13 +27,22 @@ from himaya.sources.archives.guard import (
     metered,
     reading,
     refusal,
+    stop_if_tripped,
 )
-from himaya.sources.archives.members import member_entry, not_a_file, stream_length, utc_from_timestamp
-from himaya.sources.archives.names import UNNAMED
+from himaya.sources.archives.members import member_entry, not_a_file, stream_length
 from himaya.sources.interface import FileEntry
+from himaya.sources.names import UNNAMED
+from himaya.sources.timestamps import utc_from_timestamp
 
 _RAR5_MAGIC = b"Rar!\x1a\x07\x01\x00"
 _LABELS = {"7z": "7z", "rar": "RAR"}
+_LIKELY_CAUSES = {
+    "7z": DAMAGED,
+    "rar": (
+        "the archive is damaged, or uses a RAR feature this system's libarchive cannot read (RAR 5 needs "
+        "libarchive 3.4 or later; encrypted RAR is never read)"
+    ),
+}
 
 
 def iter_libarchive(
@@ -43,14 +53,14 @@ def iter_libarchive(
     format_name = "7zip" if fmt == "7z" else _rar_format(fileobj)
     cursor = Cursor()
     with ExitStack() as stack:
-        with reading(f"opening the {label} archive"):
+        with reading(f"opening the {label} archive", _LIKELY_CAUSES[fmt]):
             archive = stack.enter_context(
                 libarchive.stream_reader(fileobj, format_name=format_name, block_size=READ_SIZE)
             )
         entries = iter(archive)
         position = 0
         while True:
-            with reading(f"reading the next {label} header"):
+            with reading(f"reading the next {label} header", _LIKELY_CAUSES[fmt]):
                 entry = next(entries, None)
             if entry is None:
                 break
@@ -58,6 +68,8 @@ def iter_libarchive(
             if not entry.isdir:
                 budget.take_member()
                 yield _member(container, entry, position, label, cursor, ratio, limits, budget)
+                # A tripped limit ends the archive here: skipping the rest would decompress it all anyway.
+                stop_if_tripped(budget, ratio)
             position += 1
         cursor.position = -1
 

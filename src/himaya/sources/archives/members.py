@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import BinaryIO
 
-from himaya.sources.archives.names import printable, safe_member_name
 from himaya.sources.interface import FileEntry, member_locator, member_path
+from himaya.sources.names import printable, safe_member_name
 
 
 def member_entry(
@@ -41,16 +41,6 @@ def stream_length(fileobj: BinaryIO) -> int:
     size = fileobj.seek(0, 2)
     fileobj.seek(0)
     return size
-
-
-def utc_from_timestamp(seconds: float | None) -> datetime | None:
-    """Archive times are seconds since the epoch, UTC; absurd values (hostile or damaged) give None."""
-    if seconds is None:
-        return None
-    try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
 
 
 def not_a_file(*, symlink: str | bytes | None = None, hardlink: str | bytes | None = None) -> str:

@@ -25,9 +25,11 @@ from himaya.sources.archives.guard import (
     metered,
     reading,
     refusal,
+    stop_if_tripped,
 )
-from himaya.sources.archives.members import member_entry, not_a_file, stream_length, utc_from_timestamp
+from himaya.sources.archives.members import member_entry, not_a_file, stream_length
 from himaya.sources.interface import FileEntry
+from himaya.sources.timestamps import utc_from_timestamp
 
 COMPRESSORS = ("gzip", "bzip2", "xz")
 _SUFFIXES = {"gzip": (".gz", ".gzip", ".z"), "bzip2": (".bz2", ".bz", ".bzip2"), "xz": (".xz", ".lzma")}
@@ -41,19 +43,22 @@ def iter_tar(
     if fmt == "tar":
         with reading("reading the tar header"):
             archive = tarfile.open(fileobj=fileobj, mode="r:", encoding=_ENCODING, errors=_ERRORS)  # noqa: SIM115
-        yield from _members(container, archive, limits, budget, counted_upstream=False)
+        yield from _members(container, archive, limits, budget, ratio=None)
         return
     compressed_size = stream_length(fileobj)
     if not _holds_tar(fileobj, fmt):
         budget.take_member()
-        yield _single_file(container, fileobj, fmt, compressed_size, limits, budget)
+        ratio = RatioScope(compressed_size)
+        yield _single_file(container, fileobj, fmt, ratio, limits, budget)
+        stop_if_tripped(budget, ratio)
         return
     fileobj.seek(0)
-    stream = MeteredReader(_decompressor(fmt, fileobj), limits, budget, RatioScope(compressed_size))
+    ratio = RatioScope(compressed_size)
+    stream = MeteredReader(_decompressor(fmt, fileobj), limits, budget, ratio)
     with stream:
         with reading(f"reading the tar inside the {fmt} stream"):
             archive = tarfile.open(fileobj=stream, mode="r|", encoding=_ENCODING, errors=_ERRORS)  # noqa: SIM115
-        yield from _members(container, archive, limits, budget, counted_upstream=True)
+        yield from _members(container, archive, limits, budget, ratio=ratio)
 
 
 def _members(
@@ -62,8 +67,10 @@ def _members(
     limits: ArchiveLimits,
     budget: ExtractionBudget,
     *,
-    counted_upstream: bool,
+    ratio: RatioScope | None,
 ) -> Iterator[FileEntry]:
+    """`ratio` is the whole stream's in a compressed tar; its bytes are counted leaving the decompressor."""
+    counted_upstream = ratio is not None
     cursor = Cursor()
     with archive:  # opened by the caller inside `reading`, which a `with` statement cannot span
         position = 0
@@ -78,6 +85,7 @@ def _members(
             if not info.isdir():
                 budget.take_member()
                 yield _entry(container, archive, position, info, cursor, limits, budget, counted_upstream)
+                stop_if_tripped(budget, ratio)
             position += 1
         cursor.position = -1
 
@@ -128,13 +136,13 @@ def _single_file(
     container: FileEntry,
     fileobj: BinaryIO,
     fmt: str,
-    compressed_size: int,
+    ratio: RatioScope,
     limits: ArchiveLimits,
     budget: ExtractionBudget,
 ) -> FileEntry:
     def opener() -> BinaryIO:
         fileobj.seek(0)
-        return metered(_decompressor(fmt, fileobj), limits, budget, RatioScope(compressed_size))
+        return metered(_decompressor(fmt, fileobj), limits, budget, ratio)
 
     name = container.path.rsplit("/", 1)[-1]
     for suffix in _SUFFIXES[fmt]:
@@ -142,7 +150,7 @@ def _single_file(
             name = name[: -len(suffix)]
             break
     return member_entry(
-        container, 0, name, size=None, compressed_size=compressed_size, mtime=None, opener=opener
+        container, 0, name, size=None, compressed_size=ratio.compressed, mtime=None, opener=opener
     )
 
 

@@ -14,9 +14,17 @@ from typing import Any, BinaryIO
 import pyzipper
 
 from himaya.config import ArchiveLimits
-from himaya.sources.archives.guard import ExtractionBudget, RatioScope, metered, reading, refusal
-from himaya.sources.archives.members import member_entry, utc_from_timestamp
+from himaya.sources.archives.guard import (
+    ExtractionBudget,
+    RatioScope,
+    metered,
+    reading,
+    refusal,
+    stop_if_tripped,
+)
+from himaya.sources.archives.members import member_entry
 from himaya.sources.interface import FileEntry
+from himaya.sources.timestamps import utc_from_timestamp
 
 _ENCRYPTED = 0x1
 _UTF8_NAME = 0x800
@@ -51,6 +59,7 @@ def iter_zip(
                 continue
             budget.take_member()
             yield _entry(container, archive, index, info, keys, limits, budget)
+            stop_if_tripped(budget)  # a member's own ratio is its own affair; the shared budget is not
 
 
 def _entry(

@@ -1,7 +1,10 @@
-"""Member names as stored are untrusted: they are shown, never used to touch the file system.
+"""File and member names are untrusted: they are shown and stored as text, made safe to print.
 
-Himaya never extracts, so a name such as `../../etc/passwd` cannot do harm here. It is still evidence
-(someone built that archive), so it is shown as stored, made safe to print, and flagged on the entry.
+A name that is not UTF-8, or that holds control or text-direction characters, is shown with escapes
+(`\\xff`, `\\u202e`) and the entry says so, since what the examiner sees is then not the name as stored.
+Archive member names are never used to touch the file system (Himaya never extracts), so a name such as
+`../../etc/passwd` cannot do harm here; it is still evidence of how the archive was built, so it is shown
+as stored and flagged.
 """
 
 from __future__ import annotations
@@ -9,9 +12,7 @@ from __future__ import annotations
 import re
 
 # Characters that reorder or hide text on screen ("photo\u202egpj.exe" shows as "photoexe.jpg").
-_BIDI_CONTROLS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _DRIVE = re.compile(r"^[A-Za-z]:[/\\]")
 
 UNNAMED = "(unnamed member)"
@@ -48,6 +49,22 @@ def printable(text: str | bytes) -> str:
     return _escape(text)[0]
 
 
+def shown_name(name: str | bytes, noun: str) -> tuple[str, list[str]]:
+    """`name` made printable, and why it differs from the stored name ("file name is not valid UTF-8...").
+
+    A `str` name may carry undecodable bytes as surrogates (`os.fsdecode`, `surrogateescape`).
+    """
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", "surrogateescape")
+    shown, undecodable, control = _escape(name)
+    problems = []
+    if undecodable:
+        problems.append(f"{noun} is not valid UTF-8; shown with \\x escapes")
+    if control:
+        problems.append(f"{noun} contains control or text-direction characters; shown with escapes")
+    return shown, problems
+
+
 def _escapes_root(name: str) -> bool:
     depth = 0
     for part in re.split(r"[/\\]", name):
@@ -62,14 +79,7 @@ def _escapes_root(name: str) -> bool:
 
 def safe_member_name(raw: str | bytes) -> tuple[str, list[str]]:
     """The name to show for a member, and what was wrong with the stored one (empty when nothing)."""
-    problems: list[str] = []
-    if isinstance(raw, bytes):
-        raw = raw.decode("utf-8", "surrogateescape")
-    shown, undecodable, control = _escape(raw)
-    if undecodable:
-        problems.append("member name is not valid UTF-8; shown with \\x escapes")
-    if control:
-        problems.append("member name contains control or text-direction characters; shown with escapes")
+    shown, problems = shown_name(raw, "member name")
     if _escapes_root(shown):
         problems.append(f"member name escapes the archive ('{shown}'); {_AS_STORED}")
     if shown.startswith(("/", "\\")):

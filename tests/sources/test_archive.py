@@ -19,6 +19,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from typing import BinaryIO
 
 import libarchive
 import py7zr
@@ -613,10 +614,15 @@ def test_unknown_format_is_a_programming_error() -> None:
 
 
 def walk_nested(
-    entry: FileEntry, fileobj: io.BufferedIOBase, fmt: str, budget: ExtractionBudget, found: dict[str, bytes]
+    entry: FileEntry,
+    fileobj: BinaryIO,
+    fmt: str,
+    budget: ExtractionBudget,
+    found: dict[str, bytes],
+    passwords: Sequence[str] = (),
 ) -> None:
     """What the pipeline does: read each member, and spool any archive inside to read it in turn."""
-    for member in iter_members(entry, fileobj, fmt, limits=LIMITS, passwords=(), budget=budget):  # type: ignore[arg-type]
+    for member in iter_members(entry, fileobj, fmt, limits=LIMITS, passwords=passwords, budget=budget):
         assert member.open is not None, member.error
         with member.open() as stream:
             head = stream.read(8192)
@@ -627,7 +633,7 @@ def walk_nested(
             rest = io.BytesIO(head + stream.read())
         # A small memory limit pushes every nested archive into the encrypted temporary file.
         with spool_stream(rest, memory_limit=1024) as spool:
-            walk_nested(member, spool, inner_fmt, budget, found)
+            walk_nested(member, spool, inner_fmt, budget, found, passwords)
 
 
 def test_zip_in_tar_gz_in_7z() -> None:
@@ -647,3 +653,11 @@ def test_zip_in_tar_gz_in_7z() -> None:
     tar_stream = len(gzip.decompress(middle))
     assert budget.bytes_read == len(middle) + len(b"top") + tar_stream + len(JPEG_A) + len(JPEG_B)
     assert budget.members == 6
+
+
+def test_encrypted_7z_inside_a_zip_is_read_from_the_spool() -> None:
+    inner = sevenzip_of([("DCIM/a.jpg", JPEG_A)], "pw", header_encryption=True)
+    outer = zip_of([("backup/photos.7z", inner)], zipfile.ZIP_STORED)
+    found: dict[str, bytes] = {}
+    walk_nested(container("usb.zip"), io.BytesIO(outer), "zip", ExtractionBudget(LIMITS), found, ["pw"])
+    assert found == {"usb.zip!#0/backup/photos.7z!#0/DCIM/a.jpg": JPEG_A}

@@ -81,7 +81,9 @@ def root(
 @case_app.command("create")
 def case_create(
     ctx: typer.Context,
-    case_number: Annotated[str, typer.Argument(help="The unit's case number, e.g. CYB-2026-0042.")],
+    case_number: Annotated[
+        str, typer.Argument(metavar="CASE_NUMBER", help="The unit's case number, e.g. CYB-2026-0042.")
+    ],
     title: Annotated[str | None, typer.Option("--title", help="A short description.")] = None,
 ) -> None:
     """Create a case to scan evidence into."""
@@ -115,7 +117,9 @@ def case_list(ctx: typer.Context) -> None:
 @hashset_app.command("import")
 def hashset_import(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="The hash list to import.", exists=True, dir_okay=False)],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="The hash list to import.", exists=True, dir_okay=False)
+    ],
     name: Annotated[str, typer.Option("--name", help="Hash-set name; importing again adds a version.")],
     kind: Annotated[
         str, typer.Option("--kind", help="alert (flag matches) or ignore (known-good).")
@@ -209,11 +213,16 @@ def _read_passwords(password_file: Path | None, passwords: list[str] | None) -> 
 @app.command()
 def scan(
     ctx: typer.Context,
-    case_number: Annotated[str, typer.Argument(help="The case to add the evidence to.")],
-    evidence: Annotated[list[Path], typer.Argument(help="Folders and files of seized data.")],
+    case_number: Annotated[
+        str, typer.Argument(metavar="CASE_NUMBER", help="The case to add the evidence to.")
+    ],
+    evidence: Annotated[
+        list[Path], typer.Argument(metavar="EVIDENCE...", help="Folders and files of seized data.")
+    ],
     workers: Annotated[
-        int, typer.Option("--workers", help="Worker processes (default: one per core; 0 = in this process).")
-    ] = -1,
+        int | None,
+        typer.Option("--workers", help="Worker processes (default: one per core); 0 runs in this process."),
+    ] = None,
     password_file: Annotated[
         Path | None, typer.Option("--password-file", help="Passwords for encrypted archives, one per line.")
     ] = None,
@@ -226,7 +235,27 @@ def scan(
     ] = None,
     max_depth: Annotated[
         int, typer.Option("--max-depth", help="How deep to open archives inside archives.")
-    ] = 5,
+    ] = ArchiveLimits().max_depth,
+    max_archive_ratio: Annotated[
+        float,
+        typer.Option(
+            "--max-archive-ratio",
+            help="Zip-bomb guard: largest expansion (uncompressed:compressed) allowed past 16 MiB.",
+        ),
+    ] = ArchiveLimits().max_ratio,
+    max_archive_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-archive-bytes",
+            help="Zip-bomb guard: most bytes read out of one archive, all layers together.",
+        ),
+    ] = ArchiveLimits().max_total_bytes,
+    max_archive_members: Annotated[
+        int,
+        typer.Option(
+            "--max-archive-members", help="Most members listed in one archive, all layers together."
+        ),
+    ] = ArchiveLimits().max_members,
     max_pixels: Annotated[
         int,
         typer.Option("--max-pixels", help="Pictures with more pixels are not decoded (decompression bombs)."),
@@ -242,8 +271,13 @@ def scan(
 
     app_ctx = _ctx(ctx)
     settings = ScanSettings(
-        workers=workers if workers >= 0 else (os.cpu_count() or 1),
-        archive=ArchiveLimits(max_depth=max_depth),
+        workers=workers if workers is not None else (os.cpu_count() or 1),
+        archive=ArchiveLimits(
+            max_depth=max_depth,
+            max_ratio=max_archive_ratio,
+            max_total_bytes=max_archive_bytes,
+            max_members=max_archive_members,
+        ),
         image=ImageLimits(max_pixels=max_pixels),
         thumbnails=not no_thumbnails,
         archive_passwords=_read_passwords(password_file, password),
@@ -267,7 +301,7 @@ def scan(
 @app.command()
 def export(
     ctx: typer.Context,
-    case_number: Annotated[str, typer.Argument(help="The case to export.")],
+    case_number: Annotated[str, typer.Argument(metavar="CASE_NUMBER", help="The case to export.")],
     fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
     only_matches: Annotated[bool, typer.Option("--only-matches", help="Only files with a match.")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write here instead of standard output.")] = None,
@@ -287,7 +321,7 @@ def export(
 @app.command()
 def report(
     ctx: typer.Context,
-    case_number: Annotated[str, typer.Argument(help="The case to report on.")],
+    case_number: Annotated[str, typer.Argument(metavar="CASE_NUMBER", help="The case to report on.")],
     out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")],
 ) -> None:
     """Write a self-contained HTML triage report (no picture content)."""
@@ -307,13 +341,15 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Where to build the benign demo evidence.")] = Path(
         "demo-output"
     ),
-    workers: Annotated[int, typer.Option("--workers", help="Worker processes (default: one per core).")] = -1,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Worker processes (default: one per core).")
+    ] = None,
 ) -> None:
     """Build benign demo evidence and a TEST hash set, scan it, and write the report."""
     from himaya.demo.run import run_demo
 
     app_ctx = _ctx(ctx)
-    run_demo(app_ctx, out, workers if workers >= 0 else (os.cpu_count() or 1))
+    run_demo(app_ctx, out, workers if workers is not None else (os.cpu_count() or 1))
 
 
 def main() -> None:

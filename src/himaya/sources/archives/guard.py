@@ -66,7 +66,7 @@ class ExtractionBudget:
             self.tripped = ArchiveBombError(
                 f"the archive holds more than {self.limits.max_members:,} members (all nesting layers "
                 "together), the limit for one archive; the rest were not listed. If this is genuine "
-                "evidence, raise ArchiveLimits.max_members and re-run the scan"
+                "evidence, raise it with --max-archive-members and re-run the scan"
             )
             raise self.tripped
 
@@ -76,7 +76,7 @@ class ExtractionBudget:
             self.tripped = ArchiveBombError(
                 f"the archive expanded to more than {self.limits.max_total_bytes:,} bytes (all nesting "
                 "layers together), the limit for one archive; reading stopped. If this is genuine "
-                "evidence, raise ArchiveLimits.max_total_bytes and re-run the scan"
+                "evidence, raise it with --max-archive-bytes and re-run the scan"
             )
             raise self.tripped
 
@@ -100,7 +100,7 @@ class RatioScope:
             self.tripped = ArchiveBombError(
                 f"expands more than {limits.max_ratio:g}:1 ({self.produced:,} bytes out of "
                 f"{self.compressed:,} compressed), a likely zip bomb; reading stopped. If this is genuine "
-                "evidence, raise ArchiveLimits.max_ratio and re-run the scan"
+                "evidence, raise it with --max-archive-ratio and re-run the scan"
             )
             raise self.tripped
 
@@ -144,13 +144,13 @@ def refusal(size: int | None, compressed: int | None, budget: ExtractionBudget) 
     if size > budget.bytes_left:
         return (
             f"not read: declares {size:,} bytes, more than the {budget.bytes_left:,} bytes left of this "
-            "archive's extraction budget; raise ArchiveLimits.max_total_bytes to read it"
+            "archive's extraction budget; raise it with --max-archive-bytes to read it"
         )
     if compressed is not None and too_expanded(size, compressed, limits):
         return (
             f"not read: declares {size:,} bytes from {compressed:,} compressed "
             f"({size / max(compressed, 1):,.0f}:1, limit {limits.max_ratio:g}:1), a likely zip bomb; "
-            "raise ArchiveLimits.max_ratio to read it"
+            "raise it with --max-archive-ratio to read it"
         )
     return None
 

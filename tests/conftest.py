@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import secrets
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,3 +72,28 @@ def himaya_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict
     monkeypatch.delenv("HIMAYA_DATABASE_URL", raising=False)
     monkeypatch.delenv("HIMAYA_BLOB_KEY", raising=False)
     yield {"home": home, "key_file": key_file}
+
+
+# The local PostgreSQL server that `@pytest.mark.postgres` tests use: trust auth, database "test".
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A store URL for server mode in a fresh schema of the test database, dropped afterwards.
+
+    The store reaches its schema by search_path (libpq `options`), so tests never share tables. Skips, with
+    the reason, when the server is not reachable.
+    """
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(POSTGRES_URL, connect_timeout=3, autocommit=True)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"PostgreSQL on 127.0.0.1:5432 (database 'test') is not reachable: {error}")
+    schema = f"himaya_test_{secrets.token_hex(6)}"
+    admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.close()

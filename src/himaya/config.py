@@ -88,6 +88,8 @@ class PdqSettings:
     # Reduced-scale decode drifts a few bits; within this margin of a threshold the image is re-hashed
     # at full resolution so that no match is lost to the speed-up.
     rehash_margin: int = 16
+    # ...and within this many quality points of a hash set's quality floor (drift moves quality too).
+    quality_margin: int = 8
     # Reduced decode keeps the short side at least this long (PDQ downsamples to 64x64 anyway).
     min_short_side: int = 512
 

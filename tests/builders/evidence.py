@@ -51,7 +51,8 @@ class SeizedFolder:
 
 
 def seized_folder(base: Path) -> SeizedFolder:
-    """Two listed originals, their resized/recompressed copies (loose and in nested archives), unrelated pictures."""
+    """Two listed originals, their resized/recompressed copies (loose and in nested archives), and
+    unrelated pictures."""
     root = base / "seized"
     (root / "DCIM").mkdir(parents=True)
     (root / "Downloads").mkdir()
@@ -65,7 +66,9 @@ def seized_folder(base: Path) -> SeizedFolder:
     (root / "Downloads" / "orig2.png").write_bytes(png_copy)
     for seed in (600, 601, 602):
         (root / "DCIM" / f"other{seed}.jpg").write_bytes(photo_jpeg(seed=seed, width=800, height=600))
-    inner = tar_gz_bytes([("deep/orig2_again.jpg", originals["orig2.jpg"]), ("deep/other.jpg", photo_jpeg(603))])
+    inner = tar_gz_bytes(
+        [("deep/orig2_again.jpg", originals["orig2.jpg"]), ("deep/other.jpg", photo_jpeg(603))]
+    )
     outer = zip_bytes([("a/orig1.jpg", small), ("a/inner.tar.gz", inner), ("a/readme.txt", b"hello\n")])
     (root / "Downloads" / "share.zip").write_bytes(outer)
     (root / "Documents" / "notes.txt").write_text("meeting on tuesday\n")

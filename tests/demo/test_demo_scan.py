@@ -74,7 +74,7 @@ def _members(path: str, data: bytes) -> Iterator[tuple[str, bytes]]:
                 yield from _members(name, member)
         return
     try:
-        tar = tarfile.open(fileobj=io.BytesIO(data))
+        tar = tarfile.open(fileobj=io.BytesIO(data))  # noqa: SIM115 - closed by `with tar` below
     except tarfile.TarError:
         return
     with tar:

@@ -70,7 +70,8 @@ def test_scan_flags_every_copy_of_listed_pictures_and_nothing_else(
 
 def test_digests_and_provenance_of_archive_members(store: Store, tmp_path: Path) -> None:
     folder = seized_folder(tmp_path)
-    run_scan(store, "C-1", [folder.root], settings=ScanSettings(workers=0, thumbnails=False), blobs=None, quiet=True)
+    settings = ScanSettings(workers=0, thumbnails=False)
+    run_scan(store, "C-1", [folder.root], settings=settings, blobs=None, quiet=True)
     records = export_records(store)
     member = records["seized/Downloads/share.zip!/a/inner.tar.gz!/deep/orig2_again.jpg"]
     data = folder.listed["orig2.jpg"]
@@ -89,7 +90,9 @@ def test_digests_and_provenance_of_archive_members(store: Store, tmp_path: Path)
         assert "!#" in row.locator  # member indices keep duplicate names apart
 
 
-def test_media_facts_and_thumbnails_are_stored_encrypted(store: Store, blobs: BlobStore, tmp_path: Path) -> None:
+def test_media_facts_and_thumbnails_are_stored_encrypted(
+    store: Store, blobs: BlobStore, tmp_path: Path
+) -> None:
     folder = seized_folder(tmp_path)
     run_scan(store, "C-1", [folder.root], settings=ScanSettings(workers=0), blobs=blobs, quiet=True)
     with store.session() as session:
@@ -126,7 +129,8 @@ def test_parallel_workers_give_the_same_result_as_in_process(store: Store, tmp_p
     assert folder.hash_list is not None
     import_hash_set(store, folder.hash_list, name="TEST-md5", kind="alert")
     import_hash_set(store, pdq_list(tmp_path / "pdq.csv", list(folder.listed.values())), name="TEST-pdq")
-    run_scan(store, "C-1", [folder.root], settings=ScanSettings(workers=2, thumbnails=False), blobs=None, quiet=True)
+    settings = ScanSettings(workers=2, thumbnails=False)
+    run_scan(store, "C-1", [folder.root], settings=settings, blobs=None, quiet=True)
     records = export_records(store)
     flagged = {path for path, r in records.items() if r["matches"]}
     assert flagged == folder.expected_matches
@@ -138,9 +142,8 @@ def test_ignore_sets_are_recorded_but_not_counted_as_alerts(store: Store, tmp_pa
     ignore = tmp_path / "TEST-known-good.txt"
     ignore.write_text(hashlib.sha1(notes.read_bytes()).hexdigest() + "\n")
     import_hash_set(store, ignore, name="TEST-known-good", kind="ignore")
-    summary = run_scan(
-        store, "C-1", [folder.root], settings=ScanSettings(workers=0, thumbnails=False), blobs=None, quiet=True
-    )
+    settings = ScanSettings(workers=0, thumbnails=False)
+    summary = run_scan(store, "C-1", [folder.root], settings=settings, blobs=None, quiet=True)
     assert summary.matched_files == 0
     record = export_records(store)["seized/Documents/notes.txt"]
     assert record["matches"] == [

@@ -523,7 +523,7 @@ def test_zip_bomb_is_refused_on_its_declared_ratio() -> None:
     found = read_all(data, "bomb.zip", limits=BOMB_LIMITS)
     bomb, fine = found
     assert bomb[0].open is None and bomb[1] is None
-    assert bomb[0].error is not None and "likely zip bomb; raise ArchiveLimits.max_ratio" in bomb[0].error
+    assert bomb[0].error is not None and "likely zip bomb; raise it with --max-archive-ratio" in bomb[0].error
     assert fine[1] == b"fine"
 
 
@@ -547,7 +547,7 @@ def test_bomb_is_stopped_while_reading(build: object, name: str) -> None:
     ):
         while stream.read(1 << 16):
             pass
-    assert "raise ArchiveLimits.max_ratio" in str(raised.value)
+    assert "raise it with --max-archive-ratio" in str(raised.value)
     with pytest.raises(ArchiveBombError):  # and the archive is read no further
         next(iterator)
 
@@ -559,7 +559,7 @@ def test_total_budget_refuses_members_that_declare_too_much() -> None:
     assert [c for _, c in found] == [b"a" * 600, None, b"c" * 300]
     assert found[1][0].error == (
         "not read: declares 600 bytes, more than the 400 bytes left of this archive's extraction budget; "
-        "raise ArchiveLimits.max_total_bytes to read it"
+        "raise it with --max-archive-bytes to read it"
     )
 
 
@@ -567,7 +567,7 @@ def test_total_budget_stops_a_stream_that_expands_past_it() -> None:
     limits = ArchiveLimits(max_total_bytes=1 << 20)
     [entry] = members(gzip.compress(ZEROS[: 2 << 20]), "big.gz", limits=limits)
     assert entry.open is not None
-    with pytest.raises(ArchiveBombError, match=r"ArchiveLimits\.max_total_bytes"), entry.open() as stream:
+    with pytest.raises(ArchiveBombError, match="--max-archive-bytes"), entry.open() as stream:
         stream.read()
 
 
@@ -583,7 +583,7 @@ def test_member_count_limit() -> None:
 
 def test_depth_limit() -> None:
     data = zip_of([("a.txt", b"a")])
-    with pytest.raises(ArchiveBombError, match=r"raise ArchiveLimits\.max_depth"):
+    with pytest.raises(ArchiveBombError, match="raise it with --max-depth"):
         list(
             iter_members(
                 container("deep.zip", depth=5),

@@ -313,8 +313,14 @@ def export(
     if out is None:
         export_case(app_ctx.store(), case_number, fmt, sys.stdout, only_matches)
         return
-    with out.open("w", encoding="utf-8", newline="") as handle:
-        count = export_case(app_ctx.store(), case_number, fmt, handle, only_matches)
+    # Write beside the target and rename at the end: a failed export never leaves a file that looks done.
+    partial = out.with_name(out.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as handle:
+            count = export_case(app_ctx.store(), case_number, fmt, handle, only_matches)
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
     app_ctx.console.print(f"{count} records written to {out}")
 
 

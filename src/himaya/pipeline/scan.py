@@ -11,9 +11,12 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,7 +31,7 @@ from himaya.matching.active import ActiveHashSets, load_active
 from himaya.pipeline.progress import ScanProgress
 from himaya.pipeline.tasks import Task, TaskFile, batch
 from himaya.pipeline.workers import WorkerContext, init_worker, run_task
-from himaya.pipeline.writer import WriteCounts, existing_locators, write_results
+from himaya.pipeline.writer import WriteCounts, existing_locators, unread_top_level, write_results
 from himaya.sources.folder import walk
 from himaya.store.blobs import BlobStore
 from himaya.store.db import Store
@@ -99,13 +102,19 @@ def _settings_record(settings: ScanSettings) -> str:
 
 
 def _plan(store: Store, items: list[EvidenceItem]) -> tuple[list[TaskFile], int, int]:
-    """Every top-level file still to do, likely-media folders first; and how many were done before."""
+    """Every top-level file still to do, likely-media folders first; and how many were done before.
+
+    A file recorded before without content (permission denied, vanished) is done again if it can be
+    opened now; files never opened by design (links, special files) are not.
+    """
     todo: list[TaskFile] = []
     skipped = 0
     with store.session() as session:
         for item in items:
             entries = list(walk(Path(item.source_path), item.name))
             done = existing_locators(session, item.id, [e.locator for e in entries])
+            openable = [e.locator for e in entries if e.locator in done and e.open is not None]
+            done -= set(unread_top_level(session, item.id, openable))
             for entry in entries:
                 if entry.locator in done:
                     skipped += 1
@@ -133,17 +142,18 @@ def run_scan(
         run_id = run.id
         active = load_active(session)
 
-    todo, skipped, bytes_total = _plan(store, items)
     context = WorkerContext(
         settings=settings,
         pdq_sets=list(active.pdq),
         blobs=blobs,
         parallel_digests=max(settings.workers, 1) < (os.cpu_count() or 1),
     )
-    totals = WriteCounts(skipped=skipped)
+    totals = WriteCounts()
     status = "finished"
     started = time.monotonic()
     try:
+        # Listing a large disk takes minutes: Ctrl-C there is an interruption like any other.
+        todo, totals.skipped, bytes_total = _plan(store, items)
         with ScanProgress(console, bytes_total, len(todo), quiet=quiet) as progress:
             for written in _results(batch(todo), context, settings.workers):
                 counts = _commit(store, run_id, active, written)
@@ -211,10 +221,11 @@ def _results(tasks: list[Task], context: WorkerContext, workers: int) -> Iterato
     in_flight: dict[Future[Result], Task] = {}
     queue = iter(tasks)
     try:
-        for task in queue:
-            in_flight[executor.submit(run_task, task)] = task
-            if len(in_flight) >= workers * 3:
-                break
+        with _sigint_ignored():  # the first submissions start the worker processes
+            for task in queue:
+                in_flight[executor.submit(run_task, task)] = task
+                if len(in_flight) >= workers * 3:
+                    break
         while in_flight:
             finished, _ = wait(in_flight, timeout=COMMIT_EVERY_S, return_when=FIRST_COMPLETED)
             for future in finished:
@@ -228,6 +239,25 @@ def _results(tasks: list[Task], context: WorkerContext, workers: int) -> Iterato
                 pending_group, last_flush = [], time.monotonic()
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Processes started in here inherit an ignored SIGINT.
+
+    A terminal's Ctrl-C goes to every process in the group. A worker still importing (before
+    `init_worker` ignores SIGINT) would die of it with a traceback across the examiner's screen; the
+    parent alone handles Ctrl-C. A Ctrl-C in these few milliseconds is lost: press it again.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None or threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers, and Ctrl-C reaches only the main thread
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _commit(

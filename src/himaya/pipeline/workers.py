@@ -18,9 +18,9 @@ from himaya.analyzers.digests import MultiHasher
 from himaya.analyzers.facts import FileFacts, PdqFacts, PdqMatchFact
 from himaya.analyzers.filetype import SNIFF_BYTES, sniff
 from himaya.analyzers.image import ImageError, analyze_image, is_image_mime, pdq_full_resolution
-from himaya.config import ScanSettings
+from himaya.config import PdqSettings, ScanSettings
 from himaya.errors import EvidenceError
-from himaya.matching.active import ActivePdq
+from himaya.matching.pdq_sets import ActivePdq, match_pdq
 from himaya.pipeline.tasks import Task, TaskFile
 from himaya.security.spool import EncryptedSpool
 from himaya.sources.archive import ExtractionBudget, detect_archive, iter_members
@@ -101,10 +101,10 @@ def analyse_entry(
         container_locator=container_locator,
     )
     if entry.error:
-        facts.status, facts.error = "error", entry.error
+        _add_error(facts, entry.error)
     if entry.open is None:
-        facts.status = "error"
-        facts.error = entry.error or "cannot be read"
+        if not entry.error:
+            _add_error(facts, "cannot be read")
         yield facts
         return
 
@@ -141,8 +141,7 @@ def analyse_entry(
     except (OSError, EvidenceError) as exc:
         if spool is not None:
             spool.close()
-        facts.status = "error"
-        facts.error = _describe(exc)
+        _add_error(facts, _describe(exc))
         yield facts
         return
 
@@ -189,8 +188,7 @@ def _analyse_members(
         for member in members:
             yield from analyse_entry(member, ctx, budget, container_locator=entry.locator)
     except (OSError, EvidenceError, EOFError, ValueError) as exc:
-        facts.status = "error"
-        facts.error = f"archive could not be read to the end: {_describe(exc)}"
+        _add_error(facts, f"archive could not be read to the end: {_describe(exc)}")
     finally:
         if spool is None:
             fileobj.close()
@@ -206,20 +204,19 @@ def _analyse_picture(data: bytes, facts: FileFacts, ctx: WorkerContext) -> None:
             thumbnails=ctx.blobs if settings.thumbnails else None,
         )
     except ImageError as exc:
-        facts.status, facts.error = "error", str(exc)
+        _add_error(facts, str(exc))
         return
     facts.media = media
     if media.pdq is None or not ctx.pdq_sets:
         return
     pdq = media.pdq
-    margin = settings.pdq.rehash_margin
-    if pdq.pipeline.startswith(REDUCED_PREFIX) and _near_threshold(pdq, ctx.pdq_sets, margin):
+    if pdq.pipeline.startswith(REDUCED_PREFIX) and _near_threshold(pdq, ctx.pdq_sets, settings.pdq):
         # The reduced-scale decode drifts a few bits from the full-resolution hash. Near a threshold
         # that drift could create or lose a match, so the decision is taken on the reference hash.
         try:
             pdq = pdq_full_resolution(data, settings.image)
         except ImageError as exc:  # pragma: no cover - it decoded once already
-            facts.status, facts.error = "error", str(exc)
+            _add_error(facts, str(exc))
             return
         media.pdq = pdq
     facts.pdq_matches = _pdq_matches(pdq, ctx.pdq_sets)
@@ -227,27 +224,38 @@ def _analyse_picture(data: bytes, facts: FileFacts, ctx: WorkerContext) -> None:
 
 # Pipelines whose hash came from a reduced-scale decode (see himaya.analyzers.image).
 REDUCED_PREFIX = "pdq-draft"
+PDQ_BITS = 256
 
 
-def _near_threshold(pdq: PdqFacts, pdq_sets: list[ActivePdq], margin: int) -> bool:
+def _near_threshold(pdq: PdqFacts, pdq_sets: list[ActivePdq], settings: PdqSettings) -> bool:
+    """Could the reduced decode's drift change a decision? Then decide on the full-resolution hash.
+
+    Drift moves the distance by a few bits and the quality by a few points, so both the distance
+    threshold and the quality floor have a margin around them.
+    """
+    margin = settings.rehash_margin
     for active in pdq_sets:
-        if pdq.quality < active.min_quality:
+        if pdq.quality < active.min_quality - settings.quality_margin:
             continue
-        low, high = active.threshold - margin, active.threshold + margin
+        quality_borderline = pdq.quality < active.min_quality + settings.quality_margin
+        low, high = active.threshold - margin, min(active.threshold + margin, PDQ_BITS)
         for _entry_id, distance in active.index.search(pdq.hash_hex, high):
-            if distance > low:
+            if distance > low or quality_borderline:
                 return True
     return False
 
 
 def _pdq_matches(pdq: PdqFacts, pdq_sets: list[ActivePdq]) -> list[PdqMatchFact]:
-    found: list[PdqMatchFact] = []
-    for active in pdq_sets:
-        if pdq.quality < active.min_quality:
-            continue
-        for entry_id, distance in active.index.search(pdq.hash_hex, active.threshold):
-            found.append(PdqMatchFact(entry_id, active.version_id, active.kind, distance))
-    return found
+    return [
+        PdqMatchFact(hit.entry_id, hit.version_id, hit.kind, hit.distance)
+        for hit in match_pdq(pdq_sets, pdq.hash_hex, pdq.quality)
+    ]
+
+
+def _add_error(facts: FileFacts, reason: str) -> None:
+    """Mark the file as an error, keeping every reason: a hostile name and a corrupt body are two facts."""
+    facts.status = "error"
+    facts.error = reason if not facts.error else f"{facts.error}; {reason}"
 
 
 def _describe(exc: BaseException) -> str:

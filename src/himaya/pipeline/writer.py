@@ -41,6 +41,27 @@ def existing_locators(session: Session, evidence_id: int, locators: list[str]) -
     return found
 
 
+def unread_top_level(session: Session, evidence_id: int, locators: list[str]) -> dict[str, File]:
+    """Rows of top-level files recorded without content: nothing was read (permission denied, vanished...).
+
+    Their error tells the examiner to fix the cause and re-run the scan, so a re-run reads them again and
+    the new result replaces the row (same file id).
+    """
+    found: dict[str, File] = {}
+    for start in range(0, len(locators), SQLITE_IN_LIMIT):
+        chunk = locators[start : start + SQLITE_IN_LIMIT]
+        rows = session.scalars(
+            select(File).where(
+                File.evidence_id == evidence_id,
+                File.depth == 0,
+                File.md5.is_(None),
+                File.locator.in_(chunk),
+            )
+        )
+        found.update((row.locator, row) for row in rows)
+    return found
+
+
 def write_results(
     session: Session,
     scan_run_id: int,
@@ -50,7 +71,10 @@ def write_results(
     counts = WriteCounts()
     for evidence_id, facts_list in results:
         done = existing_locators(session, evidence_id, [f.locator for f in facts_list])
-        fresh = [f for f in facts_list if f.locator not in done]
+        retried = unread_top_level(
+            session, evidence_id, [f.locator for f in facts_list if f.depth == 0 and f.locator in done]
+        )
+        fresh = [f for f in facts_list if f.locator not in done or f.locator in retried]
         counts.skipped += len(facts_list) - len(fresh)
         if not fresh:
             continue
@@ -62,23 +86,18 @@ def write_results(
         )
         rows: list[tuple[FileFacts, File]] = []
         for facts in fresh:
-            row = File(
-                evidence_id=evidence_id,
-                scan_run_id=scan_run_id,
-                locator=facts.locator,
-                path=facts.path,
-                container_locator=facts.container_locator,
-                depth=facts.depth,
-                size=facts.size,
-                mtime=facts.mtime,
-                md5=facts.md5,
-                sha1=facts.sha1,
-                sha256=facts.sha256,
-                mime=facts.mime,
-                extension_mismatch=facts.extension_mismatch,
-                status=facts.status,
-                error=facts.error,
-            )
+            row = retried.get(facts.locator) or File(evidence_id=evidence_id, locator=facts.locator)
+            row.scan_run_id = scan_run_id
+            row.path = facts.path
+            row.container_locator = facts.container_locator
+            row.depth = facts.depth
+            row.size = facts.size
+            row.mtime = facts.mtime
+            row.md5, row.sha1, row.sha256 = facts.md5, facts.sha1, facts.sha256
+            row.mime = facts.mime
+            row.extension_mismatch = facts.extension_mismatch
+            row.status = facts.status
+            row.error = facts.error
             rows.append((facts, row))
         session.add_all([row for _, row in rows])
         session.flush()  # assigns file ids for media facts and matches

@@ -38,11 +38,13 @@ def export_case(store: Store, case_number: str, fmt: str, out: TextIO, only_matc
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}")
     count = 0
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n") if fmt == "csv" else None
-    if writer is not None:
-        writer.writeheader()
     with store.session() as session:
+        # The case is looked up before anything is written: a header for a case that does not exist
+        # would leave a plausible-looking empty export behind the error.
         case = find_case(session, case_number)
+        writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n") if fmt == "csv" else None
+        if writer is not None:
+            writer.writeheader()
         for item, file, matches in file_records(session, case, only_matches):
             record = contract_record(case, item, file, matches)
             if writer is not None:

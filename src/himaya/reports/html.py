@@ -50,7 +50,11 @@ class ReportData:
 def collect(store: Store, case_number: str) -> ReportData:
     with store.session() as session:
         case = find_case(session, case_number)
-        evidence = list(session.scalars(select(EvidenceItem).where(EvidenceItem.case_id == case.id)))
+        evidence = list(
+            session.scalars(
+                select(EvidenceItem).where(EvidenceItem.case_id == case.id).order_by(EvidenceItem.id)
+            )
+        )
         runs = list(session.scalars(select(ScanRun).where(ScanRun.case_id == case.id).order_by(ScanRun.id)))
         data = ReportData(
             case_number=case.number,

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import SQLColumnExpression, select
 from sqlalchemy.orm import Session, selectinload
 
 from himaya.errors import CaseNotFoundError
@@ -64,6 +64,18 @@ def _match_records(matches: list[Match]) -> list[MatchRecord]:
     )
 
 
+def _code_point_order(session: Session, *columns: SQLColumnExpression[str]) -> list[SQLColumnExpression[str]]:
+    """Text columns to sort by code point, as SQLite does, whatever the server's default collation.
+
+    PostgreSQL sorts text by the database's collation, often a linguistic one (en_US.UTF-8) that puts
+    "orig1_small.jpg" before "orig1.jpg"; the same case would then export in a different order in
+    server mode than in the embedded store.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return [column.collate("C") for column in columns]
+    return list(columns)
+
+
 def file_records(
     session: Session, case: Case, only_matches: bool = False
 ) -> Iterator[tuple[EvidenceItem, File, list[MatchRecord]]]:
@@ -79,7 +91,8 @@ def file_records(
             .selectinload(Match.hash_set_version)
             .selectinload(HashSetVersion.hash_set),
         )
-        .order_by(EvidenceItem.name, EvidenceItem.id, File.path, File.locator)
+        .order_by(*_code_point_order(session, EvidenceItem.name), EvidenceItem.id)
+        .order_by(*_code_point_order(session, File.path, File.locator))
         .execution_options(yield_per=500)
     )
     if only_matches:

@@ -98,7 +98,7 @@ def iter_members(
     if container.depth >= limits.max_depth:
         raise ArchiveBombError(
             f"archive nested {container.depth} levels deep, the limit is {limits.max_depth}; its members "
-            "were not read. If this is genuine evidence, raise ArchiveLimits.max_depth and re-run the scan"
+            "were not read. If this is genuine evidence, raise it with --max-depth and re-run the scan"
         )
     if fmt == "zip":
         yield from iter_zip(container, fileobj, limits=limits, passwords=passwords, budget=budget)

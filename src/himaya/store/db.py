@@ -16,7 +16,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from himaya.config import is_network_share
@@ -49,8 +49,9 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            url = "postgresql+psycopg://" + url.removeprefix(scheme)
     return create_engine(url, pool_pre_ping=True)
 
 
@@ -83,14 +84,24 @@ class Store:
         self.engine.dispose()
 
 
+def sqlite_folder(url: str) -> Path | None:
+    """The folder holding a SQLite URL's database file; None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).parent
+
+
 def open_store(home: Path) -> Store:
     home.mkdir(parents=True, exist_ok=True)
     url = database_url(home)
-    if url.startswith("sqlite") and is_network_share(home):
+    # The database file's own folder decides, not `home`: $HIMAYA_DATABASE_URL may put it elsewhere.
+    folder = sqlite_folder(url)
+    if folder is not None and is_network_share(folder):
         log.warning(
             "%s is on a network share: SQLite's WAL mode needs a local disk. Use a local --home, "
             "or server mode ($HIMAYA_DATABASE_URL=postgresql://...) for shared work.",
-            home,
+            folder,
         )
     engine = make_engine(url)
     migrate(engine)

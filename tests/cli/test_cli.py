@@ -185,11 +185,6 @@ def test_creating_a_case_twice_is_bad_usage(himaya: Cli) -> None:
     assert himaya("case", "list").text.count("C-7") == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sources bug: zip_reader and sevenzip_reader tell the examiner to use --archive-password, "
-    "which `himaya scan` does not have (it takes --password and --password-file)",
-)
 def test_options_named_in_per_file_errors_exist(himaya: Cli, tmp_path: Path) -> None:
     """An error that says 'raise it with --x' or 'supply it with --y' must name an option that works."""
     evidence = tmp_path / "ev"

@@ -412,11 +412,6 @@ def test_zip_member_name_without_the_utf8_flag_is_read_as_cp437(store: Store, tm
     assert found["ev/cp437.zip!/other.jpg"]["status"] == "ok"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sources bug: a zip whose UTF-8 flag lies about one name fails as a whole (UnicodeDecodeError in "
-    "the zip directory), so every member of it goes unscanned",
-)
 def test_zip_member_name_that_lies_about_utf8_loses_only_itself(store: Store, tmp_path: Path) -> None:
     root = tmp_path / "ev"
     root.mkdir()
@@ -430,12 +425,6 @@ def test_zip_member_name_that_lies_about_utf8_loses_only_itself(store: Store, tm
     assert_error(found["ev/liar.zip!/bad\\xff.jpg"], "not valid UTF-8")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sources bug: shown names are not unique (byte 0xFF is shown as the four characters \\xff, "
-    "which a file may also be named), so the second file gets the first one's locator and is silently "
-    "skipped as 'already done'",
-)
 def test_escaped_name_that_equals_another_files_name_loses_neither(store: Store, tmp_path: Path) -> None:
     root = tmp_path / "ev"
     root.mkdir()

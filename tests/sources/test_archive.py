@@ -264,8 +264,8 @@ def test_hostile_zip_names_are_shown_safely_and_still_read() -> None:
             "member name is absolute ('/abs/y'); content analysed, shown without the leading '/'",
             b"root",
         ),
-        "h.zip!/..\\..\\windows\\z": (
-            "member name escapes the archive ('..\\..\\windows\\z'); content analysed, name shown as stored",
+        "h.zip!/..\\\\..\\\\windows\\\\z": (
+            "member name escapes the archive ('..\\\\..\\\\windows\\\\z'); content analysed, name shown as stored",
             b"win",
         ),
         "h.zip!/a/../../b": (
@@ -312,7 +312,7 @@ def test_encrypted_zip_without_its_password_is_listed_with_the_reason(
     data = aes_zip_of([("DCIM/a.jpg", JPEG_A)], "s3cret")
     [(entry, content)] = read_all(data, "enc.zip", passwords=passwords)
     assert entry.open is None and content is None
-    assert entry.error == f"encrypted zip member; supply the password with --archive-password ({reason})"
+    assert entry.error == f"encrypted zip member; supply the password with --password-file or --password ({reason})"
     assert entry.size == len(JPEG_A)
 
 
@@ -467,7 +467,7 @@ def test_encrypted_7z_without_its_password_lists_the_names() -> None:
     [(entry, content)] = read_all(data, "e.7z", passwords=["wrong"])
     assert entry.locator == "e.7z!#0/DCIM/a.jpg" and content is None and entry.open is None
     assert entry.error == (
-        "encrypted 7z member; supply the password with --archive-password "
+        "encrypted 7z member; supply the password with --password-file or --password "
         "(the given password did not open it)"
     )
 

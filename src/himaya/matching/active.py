@@ -14,10 +14,18 @@ from sqlalchemy.orm import Session
 
 from himaya.matching.exact import ExactHit, ExactMethod, lookup_exact
 from himaya.matching.pdq_index import PdqIndex
-from himaya.matching.pdq_sets import ActivePdq, PdqHit, match_pdq
+from himaya.matching.pdq_sets import ActivePdq, PdqHit, match_pdq, match_pdq_many
 from himaya.store.models import HashEntry, HashSet, HashSetVersion
 
-__all__ = ["ActiveHashSets", "ActivePdq", "ActiveVersion", "PdqHit", "load_active", "match_pdq"]
+__all__ = [
+    "ActiveHashSets",
+    "ActivePdq",
+    "ActiveVersion",
+    "PdqHit",
+    "load_active",
+    "match_pdq",
+    "match_pdq_many",
+]
 
 
 @dataclass(frozen=True)

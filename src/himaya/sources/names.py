@@ -34,6 +34,10 @@ def _escape(name: str) -> tuple[str, bool, bool]:
         elif code < 0x20 or 0x7F <= code < 0xA0:
             out.append(f"\\x{code:02x}")
             control = True
+        elif ch == "\\":
+            # Escapes are written with a backslash, so a literal one is doubled: otherwise a name with
+            # byte 0xFF and a name spelt "\\xff" would show (and be located) the same.
+            out.append("\\\\")
         elif ch in _BIDI_CONTROLS:
             out.append(f"\\u{code:04x}")
             control = True

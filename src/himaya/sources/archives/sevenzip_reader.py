@@ -92,7 +92,7 @@ def _password_hint(passwords: Sequence[str]) -> str:
         tried = "the given password did not open it"
     else:
         tried = f"none of {len(passwords)} given passwords opened it"
-    return f"supply the password with --archive-password ({tried})"
+    return f"supply the password with --password-file or --password ({tried})"
 
 
 def _open_with_password(fileobj: BinaryIO, passwords: Sequence[str]) -> py7zr.SevenZipFile | None:

@@ -5,6 +5,7 @@ Office documents, APKs and JARs are zips too; their embedded pictures are member
 
 from __future__ import annotations
 
+import io
 import struct
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -51,7 +52,7 @@ def iter_zip(
     budget: ExtractionBudget,
 ) -> Iterator[FileEntry]:
     with reading("reading the zip directory"):
-        archive = pyzipper.AESZipFile(fileobj)
+        archive = _open_zip(fileobj)
     with archive:
         keys = _Passwords(passwords)
         for index, info in enumerate(archive.infolist()):
@@ -60,6 +61,97 @@ def iter_zip(
             budget.take_member()
             yield _entry(container, archive, index, info, keys, limits, budget)
             stop_if_tripped(budget)  # a member's own ratio is its own affair; the shared budget is not
+
+
+def _open_zip(fileobj: BinaryIO) -> Any:
+    try:
+        return pyzipper.AESZipFile(fileobj)
+    except UnicodeDecodeError:
+        # A zipper set the UTF-8 flag on a name that is not UTF-8, and zipfile refuses the whole
+        # directory for it. Read it again with that flag cleared (in memory only), so the name is read
+        # as CP437, the zip default, and only that member is flagged.
+        fileobj.seek(0)
+        patches = _lying_utf8_flags(fileobj)
+        archive = pyzipper.AESZipFile(_FlagPatchedZip(fileobj, patches))
+        archive.himaya_lying_names = frozenset(patches)  # local-header flag offsets: header_offset + 6
+        return archive
+
+
+_EOCD = b"PK\x05\x06"
+_CENTRAL = b"PK\x01\x02"
+
+
+def _lying_utf8_flags(fileobj: BinaryIO) -> dict[int, bytes]:
+    """Offsets of the flag fields (central and local headers) of names flagged UTF-8 that are not."""
+    fileobj.seek(0, 2)
+    end = fileobj.tell()
+    tail_start = max(0, end - 65_557)  # the end record plus the longest possible comment
+    fileobj.seek(tail_start)
+    tail = fileobj.read()
+    at = tail.rfind(_EOCD)
+    if at < 0 or len(tail) < at + 22:
+        return {}
+    _, _, _, _, count, size, offset = struct.unpack("<4sHHHHII", tail[at : at + 20])
+    fileobj.seek(offset)
+    directory = fileobj.read(size)
+    patches: dict[int, bytes] = {}
+    position = 0
+    for _ in range(count):
+        if directory[position : position + 4] != _CENTRAL:
+            break
+        flags = struct.unpack_from("<H", directory, position + 8)[0]
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", directory, position + 28)
+        local = struct.unpack_from("<I", directory, position + 42)[0]
+        name = directory[position + 46 : position + 46 + name_len]
+        if flags & _UTF8_NAME:
+            try:
+                name.decode("utf-8")
+            except UnicodeDecodeError:
+                cleared = struct.pack("<H", flags & ~_UTF8_NAME)
+                patches[offset + position + 8] = cleared
+                fileobj.seek(local + 6)
+                local_flags = struct.unpack("<H", fileobj.read(2))[0]
+                patches[local + 6] = struct.pack("<H", local_flags & ~_UTF8_NAME)
+        position += 46 + name_len + extra_len + comment_len
+    return patches
+
+
+class _FlagPatchedZip(io.RawIOBase):
+    """A read-only view of a zip with a few two-byte fields replaced; the evidence is never modified."""
+
+    def __init__(self, fileobj: BinaryIO, patches: dict[int, bytes]) -> None:
+        super().__init__()
+        self._fileobj = fileobj
+        self._patches = patches
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._fileobj.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._fileobj.tell()
+
+    def read(self, size: int | None = -1) -> bytes:
+        start = self._fileobj.tell()
+        data = self._fileobj.read(-1 if size is None else size)
+        if not any(start <= at < start + len(data) for at in self._patches):
+            return data
+        patched = bytearray(data)
+        for at, value in self._patches.items():
+            for n, byte in enumerate(value):
+                if start <= at + n < start + len(data):
+                    patched[at + n - start] = byte
+        return bytes(patched)
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _entry(
@@ -87,7 +179,7 @@ def _entry(
     return member_entry(
         container,
         index,
-        _stored_name(info),
+        _stored_name(info, lying=info.header_offset + 6 in getattr(archive, "himaya_lying_names", ())),
         size=info.file_size,
         compressed_size=info.compress_size,
         mtime=_mtime(info),
@@ -134,11 +226,14 @@ class _Passwords:
             tried = "the given password did not open it"
         else:
             tried = f"none of {count} given passwords opened it"
-        return f"encrypted zip member; supply the password with --archive-password ({tried})"
+        return f"encrypted zip member; supply the password with --password-file or --password ({tried})"
 
 
-def _stored_name(info: Any) -> str:
+def _stored_name(info: Any, *, lying: bool = False) -> str:
     name: str = info.orig_filename  # keeps a NUL that `filename` cuts off: the name as stored
+    if lying:
+        # Flagged UTF-8 but not: keep the bad bytes, so the name is shown escaped and flagged invalid.
+        return name.encode("cp437").decode("utf-8", "surrogateescape")
     if info.flag_bits & _UTF8_NAME:
         return name
     # Without the UTF-8 flag zipfile decodes as cp437, the spec's default. macOS and many Linux tools

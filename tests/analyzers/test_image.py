@@ -175,8 +175,18 @@ def test_tiny_pictures_do_not_crash() -> None:
 
 
 def test_image_mimes() -> None:
-    for mime in ["image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/x-ms-bmp",
-                 "image/tiff", "image/heic", "image/heif", "IMAGE/JPEG"]:
+    for mime in [
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "image/bmp",
+        "image/x-ms-bmp",
+        "image/tiff",
+        "image/heic",
+        "image/heif",
+        "IMAGE/JPEG",
+    ]:
         assert is_image_mime(mime), mime
     for mime in ["image/svg+xml", "video/mp4", "application/zip", "image/x-tga", "text/plain"]:
         assert not is_image_mime(mime), mime

@@ -34,8 +34,14 @@ def demo_scan(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoLayout, lis
     create_case(store, "DEMO-0001", "TEST demo")
     import_hash_set(store, layout.md5_hashset, name=layout.md5_hashset.stem, hash_type="md5")
     import_hash_set(store, layout.pdq_hashset, name=layout.pdq_hashset.stem, hash_type="pdq")
-    run_scan(store, "DEMO-0001", [layout.evidence_dir], settings=ScanSettings(workers=0, thumbnails=False),
-             blobs=None, quiet=True)
+    run_scan(
+        store,
+        "DEMO-0001",
+        [layout.evidence_dir],
+        settings=ScanSettings(workers=0, thumbnails=False),
+        blobs=None,
+        quiet=True,
+    )
     out = io.StringIO()
     export_case(store, "DEMO-0001", "jsonl", out)
     store.close()

@@ -109,9 +109,7 @@ def assert_error(record: Record, *reason_parts: str) -> None:
 
 
 # ---------------------------------------------------------------- files and folders that cannot be read
-def test_unreadable_file_is_recorded_and_the_scan_goes_on(
-    store: Store, tmp_path: Path, deny: Denier
-) -> None:
+def test_unreadable_file_is_recorded_and_the_scan_goes_on(store: Store, tmp_path: Path, deny: Denier) -> None:
     """Permission denied on one file.
 
     As an ordinary user this is a real `chmod 000`; as root (modes do not stop root's reads) the kernel's

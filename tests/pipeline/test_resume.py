@@ -305,9 +305,7 @@ def test_ctrl_c_while_listing_the_evidence_is_an_interrupted_scan(
     assert run_scan(store, "C-1", [root], settings=settings, blobs=None, quiet=True).files_written == 1
 
 
-def test_rerun_reads_a_file_that_could_not_be_read_before(
-    store: Store, tmp_path: Path, deny: Denier
-) -> None:
+def test_rerun_reads_a_file_that_could_not_be_read_before(store: Store, tmp_path: Path, deny: Denier) -> None:
     """The error tells the examiner to fix the permission and re-run; the re-run must then read the file.
 
     Files never opened by design (symbolic links) are not retried: their record stands.

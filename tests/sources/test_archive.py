@@ -265,7 +265,8 @@ def test_hostile_zip_names_are_shown_safely_and_still_read() -> None:
             b"root",
         ),
         "h.zip!/..\\\\..\\\\windows\\\\z": (
-            "member name escapes the archive ('..\\\\..\\\\windows\\\\z'); content analysed, name shown as stored",
+            "member name escapes the archive ('..\\\\..\\\\windows\\\\z'); "
+            "content analysed, name shown as stored",
             b"win",
         ),
         "h.zip!/a/../../b": (
@@ -312,7 +313,10 @@ def test_encrypted_zip_without_its_password_is_listed_with_the_reason(
     data = aes_zip_of([("DCIM/a.jpg", JPEG_A)], "s3cret")
     [(entry, content)] = read_all(data, "enc.zip", passwords=passwords)
     assert entry.open is None and content is None
-    assert entry.error == f"encrypted zip member; supply the password with --password-file or --password ({reason})"
+    assert (
+        entry.error
+        == f"encrypted zip member; supply the password with --password-file or --password ({reason})"
+    )
     assert entry.size == len(JPEG_A)
 
 

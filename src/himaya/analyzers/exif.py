@@ -103,9 +103,11 @@ def _read(image: Image.Image) -> ExifFacts:
     exif_ifd = _ifd(exif, _EXIF_IFD)
     facts.datetime_original = _field(lambda: _datetime(exif_ifd.get(_DATETIME_ORIGINAL)))
     facts.body_serial = _field(
-        lambda: _text(exif_ifd.get(_BODY_SERIAL))
-        or _text(exif.get(_CAMERA_SERIAL))
-        or _text(exif_ifd.get(_CAMERA_SERIAL))
+        lambda: (
+            _text(exif_ifd.get(_BODY_SERIAL))
+            or _text(exif.get(_CAMERA_SERIAL))
+            or _text(exif_ifd.get(_CAMERA_SERIAL))
+        )
     )
     gps = _ifd(exif, _GPS_IFD)
     facts.gps_lat = _field(lambda: _coordinate(gps.get(_GPS_LAT), gps.get(_GPS_LAT_REF), "NS", 90.0))

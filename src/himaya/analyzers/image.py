@@ -89,8 +89,7 @@ def _megapixels(pixels: int) -> str:
 def _over_limit(pixels: int | None, limits: ImageLimits) -> ImageError:
     count = f"{pixels:,} pixels" if pixels is not None else "more pixels than allowed"
     return ImageError(
-        f"image has {count}, over the {_megapixels(limits.max_pixels)} limit; "
-        "raise --max-pixels to decode it"
+        f"image has {count}, over the {_megapixels(limits.max_pixels)} limit; raise --max-pixels to decode it"
     )
 
 

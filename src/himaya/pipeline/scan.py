@@ -14,8 +14,10 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -213,32 +215,99 @@ def _results(tasks: list[Task], context: WorkerContext, workers: int) -> Iterato
             yield pending_group
         return
 
-    # spawn, never fork: the parent has SQLAlchemy engines and faiss loaded, which do not survive a fork.
-    ctx = multiprocessing.get_context("spawn")
-    executor = ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=init_worker, initargs=(context,)
-    )
-    in_flight: dict[Future[Result], Task] = {}
-    queue = iter(tasks)
+    pool = _Pool(context, workers)
+    queue: deque[Task] = deque(tasks)
     try:
-        with _sigint_ignored():  # the first submissions start the worker processes
-            for task in queue:
-                in_flight[executor.submit(run_task, task)] = task
-                if len(in_flight) >= workers * 3:
-                    break
-        while in_flight:
-            finished, _ = wait(in_flight, timeout=COMMIT_EVERY_S, return_when=FIRST_COMPLETED)
-            for future in finished:
-                task = in_flight.pop(future)
-                pending_group.append((task, future.result()))
-                nxt = next(queue, None)
-                if nxt is not None:
-                    in_flight[executor.submit(run_task, nxt)] = nxt
-            if pending_group and (ready() or not in_flight):
+        while queue or pool.in_flight:
+            pool.fill(queue)
+            finished, crashed = pool.collect()
+            pending_group.extend(finished)
+            if len(crashed) == 1 and len(crashed[0].files) == 1:
+                # It ran alone: this file kills the worker. Record it and go on.
+                pending_group.append((crashed[0], [crashed_file(crashed[0].files[0])]))
+            elif crashed:
+                # A worker died (a decoder crashed, or the kernel killed it for memory) and took the
+                # tasks it shared the pool with down too. Each of their files is tried again alone, so
+                # the one that kills a worker is found and recorded, and the scan goes on.
+                alone = [Task([f]) for task in crashed for f in task.files]
+                queue.extendleft(reversed(alone))
+                pool.alone_next += len(alone)
+            if pending_group and (ready() or not (queue or pool.in_flight)):
                 yield pending_group
                 pending_group, last_flush = [], time.monotonic()
     finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown()
+
+
+class _Pool:
+    """Worker processes, restarted when one dies. Tasks under suspicion run one at a time."""
+
+    def __init__(self, context: WorkerContext, workers: int) -> None:
+        self.context = context
+        self.workers = workers
+        self.in_flight: dict[Future[Result], Task] = {}
+        self.alone_next = 0  # how many queued tasks must run alone (files from a crashed pool)
+        self._executor = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        # spawn, never fork: the parent has SQLAlchemy engines and faiss loaded, which do not survive it.
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=init_worker,
+            initargs=(self.context,),
+        )
+
+    def fill(self, queue: deque[Task]) -> None:
+        with _sigint_ignored():  # submissions may start worker processes
+            while queue and len(self.in_flight) < self.workers * 3:
+                if self.alone_next:
+                    if self.in_flight:
+                        return
+                    self.alone_next -= 1
+                    task = queue.popleft()
+                    self.in_flight[self._executor.submit(run_task, task)] = task
+                    return
+                task = queue.popleft()
+                self.in_flight[self._executor.submit(run_task, task)] = task
+
+    def collect(self) -> tuple[list[tuple[Task, Result]], list[Task]]:
+        """Finished tasks, and tasks lost with a dead worker (the pool is restarted for the rest)."""
+        done, _ = wait(self.in_flight, timeout=COMMIT_EVERY_S, return_when=FIRST_COMPLETED)
+        finished: list[tuple[Task, Result]] = []
+        crashed: list[Task] = []
+        for future in done:
+            task = self.in_flight.pop(future)
+            try:
+                finished.append((task, future.result()))
+            except BrokenProcessPool:
+                crashed.append(task)
+        if crashed:
+            # Every task still in flight died with the pool, whether or not it caused the crash.
+            crashed.extend(self.in_flight.values())
+            self.in_flight.clear()
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = self._start()
+        return finished, crashed
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def crashed_file(task_file: TaskFile) -> tuple[int, list[FileFacts]]:
+    facts = FileFacts(
+        locator=task_file.locator,
+        path=task_file.path,
+        depth=0,
+        size=task_file.size,
+        mtime=task_file.mtime,
+        status="error",
+        error=(
+            "the worker process analysing this file died (a decoder crashed on it, or it ran out of "
+            "memory); it may be crafted to crash forensic tools. Examine it by hand; a re-run tries again"
+        ),
+    )
+    return task_file.evidence_id, [facts]
 
 
 @contextmanager

@@ -109,8 +109,10 @@ def main() -> int:
                 rates[name].append(total_mb / (time.perf_counter() - started))
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"\n{args.files} files x {args.size_mb} MB = {total_mb:.0f} MB from the page cache, {cpus} CPUs, "
-          f"chunk {args.chunk_size // 1024} KiB, {args.repeats} alternating repetitions; digests agree\n")
+    print(
+        f"\n{args.files} files x {args.size_mb} MB = {total_mb:.0f} MB from the page cache, {cpus} CPUs, "
+        f"chunk {args.chunk_size // 1024} KiB, {args.repeats} alternating repetitions; digests agree\n"
+    )
     reference = "hashdeep -c md5,sha1,sha256 -r" if have_hashdeep else names[1]
     baseline = statistics.median(rates[reference])
     print(f"| contender | MB/s (median) | runs | vs {reference} |")

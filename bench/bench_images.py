@@ -142,9 +142,11 @@ def main() -> int:
         reduced = himaya_loop(paths, thumbnails=False)
 
     baseline = statistics.median(rates[names[0]])
-    print(f"\n{len(paths)} images of {WIDTH}x{HEIGHT}, mean {statistics.mean(sizes) / 1e6:.2f} MB; one CPU, "
-          f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}; Pillow {PIL.__version__} "
-          f"(libjpeg-turbo {features.version('libjpeg_turbo')}), pdqhash {pdqhash.__version__}\n")
+    print(
+        f"\n{len(paths)} images of {WIDTH}x{HEIGHT}, mean {statistics.mean(sizes) / 1e6:.2f} MB; one CPU, "
+        f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}; Pillow {PIL.__version__} "
+        f"(libjpeg-turbo {features.version('libjpeg_turbo')}), pdqhash {pdqhash.__version__}\n"
+    )
     print("| path | images/s (median) | runs | vs HMA |")
     print("| --- | ---: | --- | ---: |")
     for name in names:
@@ -157,13 +159,19 @@ def main() -> int:
     low, high = THRESHOLD - PDQ.rehash_margin, THRESHOLD + PDQ.rehash_margin
     fires = sum(any(low < hamming_distance(r, entry) <= high for entry in full) for r in reduced)
     lost = sum(d > THRESHOLD for d in drift)
-    print(f"\nDrift, reduced (pdq-draft{PDQ.min_short_side}/1) vs full-resolution PDQ, Hamming bits, "
-          f"{len(drift)} images:\n")
-    print("| median | p90 | max | full-res == HMA hash | re-hash fires, d in "
-          f"({low}, {high}] | matches lost at d > {THRESHOLD} without re-hash |")
+    print(
+        f"\nDrift, reduced (pdq-draft{PDQ.min_short_side}/1) vs full-resolution PDQ, Hamming bits, "
+        f"{len(drift)} images:\n"
+    )
+    print(
+        "| median | p90 | max | full-res == HMA hash | re-hash fires, d in "
+        f"({low}, {high}] | matches lost at d > {THRESHOLD} without re-hash |"
+    )
     print("| ---: | ---: | ---: | ---: | ---: | ---: |")
-    print(f"| {statistics.median(drift):g} | {percentile(drift, 0.9):g} | {max(drift)} | "
-          f"{same_as_hma}/{len(full)} | {fires}/{len(reduced)} | {lost}/{len(reduced)} |")
+    print(
+        f"| {statistics.median(drift):g} | {percentile(drift, 0.9):g} | {max(drift)} | "
+        f"{same_as_hma}/{len(full)} | {fires}/{len(reduced)} | {lost}/{len(reduced)} |"
+    )
     print(f"\ndrift per image: {sorted(drift)}")
     return 0
 

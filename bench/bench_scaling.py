@@ -19,21 +19,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_images import make_photo  # same folder: run as `python bench/bench_scaling.py`
-from rich.console import Console
-
-from himaya.cases import create_case
-from himaya.config import ScanSettings
-from himaya.hashsets.importer import import_hash_set
-from himaya.pipeline.scan import run_scan
-from himaya.security.crypto import generate_key
-from himaya.store.blobs import BlobStore
-from himaya.store.db import open_store
+# Only the standard library at module level: spawned workers re-import this script as __mp_main__, and
+# whatever it imports here would be start-up cost charged to the workers, not to Himaya.
 
 OUT = Path(__file__).parent / "out"
 
 
 def photo_set(count: int) -> Path:
+    from bench_images import make_photo  # same folder: run as `python bench/bench_scaling.py`
+
     folder = OUT / f"photos-{count}" / "DCIM"
     done = folder.parent / ".complete"
     if done.exists():
@@ -60,6 +54,16 @@ def hash_list(photos: Path, out: Path) -> Path:
 
 
 def one_scan(photos: Path, hashes: Path, workers: int) -> tuple[float, int]:
+    from rich.console import Console
+
+    from himaya.cases import create_case
+    from himaya.config import ScanSettings
+    from himaya.hashsets.importer import import_hash_set
+    from himaya.pipeline.scan import run_scan
+    from himaya.security.crypto import generate_key
+    from himaya.store.blobs import BlobStore
+    from himaya.store.db import open_store
+
     with tempfile.TemporaryDirectory(prefix="himaya-bench-") as tmp:
         home = Path(tmp) / "home"
         store = open_store(home)
@@ -67,15 +71,22 @@ def one_scan(photos: Path, hashes: Path, workers: int) -> tuple[float, int]:
         import_hash_set(store, hashes, name="TEST-bench")
         blobs = BlobStore(home / "blobs", generate_key(), durable=False)
         summary = run_scan(
-            store, "BENCH", [photos], settings=ScanSettings(workers=workers), blobs=blobs,
-            console=Console(stderr=True, quiet=True), quiet=True,
+            store,
+            "BENCH",
+            [photos],
+            settings=ScanSettings(workers=workers),
+            blobs=blobs,
+            console=Console(stderr=True, quiet=True),
+            quiet=True,
         )
         store.close()
         return summary.files_written / summary.seconds, summary.matched_files
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--count", type=int, default=96)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -88,9 +99,15 @@ def main() -> int:
             for workers in (1, 2, 0):
                 rate, matched = one_scan(photos, hashes, workers)
                 rates[workers].append(rate)
-                print(f"repeat {repeat + 1} workers={workers}: {rate:.2f} files/s ({matched} matched)", file=sys.stderr)
+                print(
+                    f"repeat {repeat + 1} workers={workers}: {rate:.2f} files/s ({matched} matched)",
+                    file=sys.stderr,
+                )
     one, two = statistics.median(rates[1]), statistics.median(rates[2])
-    print(f"\n{args.count} photos, 4000x3000, mean {statistics.mean(sizes) / 1e6:.2f} MB; medians of {args.repeats}\n")
+    print(
+        f"\n{args.count} photos, 4000x3000, mean {statistics.mean(sizes) / 1e6:.2f} MB; "
+        f"medians of {args.repeats}\n"
+    )
     print("| workers | files/s (median) | runs | vs 1 worker |")
     print("| --- | ---: | --- | ---: |")
     for workers, label in ((0, "0 (in-process)"), (1, "1"), (2, "2")):

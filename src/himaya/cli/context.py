@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from himaya.security.crypto import load_or_create_key
-from himaya.store.blobs import BlobStore
-from himaya.store.db import Store, open_store
+if TYPE_CHECKING:
+    from himaya.store.blobs import BlobStore
+    from himaya.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -22,18 +23,25 @@ class AppContext:
     console: Console = field(default_factory=lambda: Console(stderr=True))
     _store: Store | None = None
 
+    # The store and the crypto are imported when first used: scan workers are spawned processes that
+    # re-import the command-line module, and should not pay for SQLAlchemy and Alembic.
     def store(self) -> Store:
+        from himaya.store.db import open_store
+
         if self._store is None:
             self._store = open_store(self.home)
         return self._store
 
     def blobs(self) -> BlobStore:
+        from himaya.security.crypto import load_or_create_key
+        from himaya.store.blobs import BlobStore
+
         info = load_or_create_key(self.key_file, self.home)
         if info.created:
             self.console.print(
                 f"[bold yellow]A new blob-store key was created at {self.key_file}.[/] "
-                "Back it up now and keep it "
-                "apart from this home folder: without it, thumbnails stored here cannot be read by anyone."
+                "Back it up now and keep it apart from this home folder: without it, thumbnails stored "
+                "here cannot be read by anyone."
             )
         return BlobStore(self.home / "blobs", info.key)
 

@@ -153,11 +153,15 @@ def run_scan(
     totals = WriteCounts()
     status = "finished"
     started = time.monotonic()
+    pool: _Pool | None = None
     try:
+        if settings.workers > 0:
+            pool = _Pool(context, settings.workers)
+            pool.warm_up()  # workers start (imports, hash-set indexes) while the evidence is listed
         # Listing a large disk takes minutes: Ctrl-C there is an interruption like any other.
         todo, totals.skipped, bytes_total = _plan(store, items)
         with ScanProgress(console, bytes_total, len(todo), quiet=quiet) as progress:
-            for written in _results(batch(todo), context, settings.workers):
+            for written in _results(batch(todo), context, pool):
                 counts = _commit(store, run_id, active, written)
                 totals.written += counts.written
                 totals.skipped += counts.skipped
@@ -177,6 +181,9 @@ def run_scan(
     except BaseException as exc:
         _record(store, run_id, totals, status="failed", error=repr(exc))
         raise
+    finally:
+        if pool is not None:
+            pool.shutdown()
     _record(store, run_id, totals, status=status)
     return ScanSummary(
         scan_run_id=run_id,
@@ -194,7 +201,9 @@ def run_scan(
 Result = list[tuple[int, list[FileFacts]]]
 
 
-def _results(tasks: list[Task], context: WorkerContext, workers: int) -> Iterator[list[tuple[Task, Result]]]:
+def _results(
+    tasks: list[Task], context: WorkerContext, pool: _Pool | None
+) -> Iterator[list[tuple[Task, Result]]]:
     """Yields groups of finished tasks, grouped so that commits are neither too small nor too rare."""
     pending_group: list[tuple[Task, Result]] = []
     last_flush = time.monotonic()
@@ -203,7 +212,7 @@ def _results(tasks: list[Task], context: WorkerContext, workers: int) -> Iterato
         files = sum(len(facts) for _, result in pending_group for _, facts in result)
         return files >= COMMIT_EVERY_FILES or time.monotonic() - last_flush >= COMMIT_EVERY_S
 
-    if workers <= 0:
+    if pool is None:
         # In-process: for tests and for debugging with a plain traceback.
         init_worker(context, in_process=True)
         for task in tasks:
@@ -215,28 +224,24 @@ def _results(tasks: list[Task], context: WorkerContext, workers: int) -> Iterato
             yield pending_group
         return
 
-    pool = _Pool(context, workers)
     queue: deque[Task] = deque(tasks)
-    try:
-        while queue or pool.in_flight:
-            pool.fill(queue)
-            finished, crashed = pool.collect()
-            pending_group.extend(finished)
-            if len(crashed) == 1 and len(crashed[0].files) == 1:
-                # It ran alone: this file kills the worker. Record it and go on.
-                pending_group.append((crashed[0], [crashed_file(crashed[0].files[0])]))
-            elif crashed:
-                # A worker died (a decoder crashed, or the kernel killed it for memory) and took the
-                # tasks it shared the pool with down too. Each of their files is tried again alone, so
-                # the one that kills a worker is found and recorded, and the scan goes on.
-                alone = [Task([f]) for task in crashed for f in task.files]
-                queue.extendleft(reversed(alone))
-                pool.alone_next += len(alone)
-            if pending_group and (ready() or not (queue or pool.in_flight)):
-                yield pending_group
-                pending_group, last_flush = [], time.monotonic()
-    finally:
-        pool.shutdown()
+    while queue or pool.in_flight:
+        pool.fill(queue)
+        finished, crashed = pool.collect()
+        pending_group.extend(finished)
+        if len(crashed) == 1 and len(crashed[0].files) == 1:
+            # It ran alone: this file kills the worker. Record it and go on.
+            pending_group.append((crashed[0], [crashed_file(crashed[0].files[0])]))
+        elif crashed:
+            # A worker died (a decoder crashed, or the kernel killed it for memory) and took the
+            # tasks it shared the pool with down too. Each of their files is tried again alone, so
+            # the one that kills a worker is found and recorded, and the scan goes on.
+            alone = [Task([f]) for task in crashed for f in task.files]
+            queue.extendleft(reversed(alone))
+            pool.alone_next += len(alone)
+        if pending_group and (ready() or not (queue or pool.in_flight)):
+            yield pending_group
+            pending_group, last_flush = [], time.monotonic()
 
 
 class _Pool:
@@ -257,6 +262,12 @@ class _Pool:
             initializer=init_worker,
             initargs=(self.context,),
         )
+
+    def warm_up(self) -> None:
+        """Start every worker now, so their start-up overlaps the listing of the evidence."""
+        with _sigint_ignored():
+            for _ in range(self.workers):
+                self.in_flight[self._executor.submit(run_task, Task())] = Task()
 
     def fill(self, queue: deque[Task]) -> None:
         with _sigint_ignored():  # submissions may start worker processes

@@ -44,7 +44,7 @@ class Task:
         return sum(f.size or 0 for f in self.files)
 
 
-def batch(files: list[TaskFile], max_files: int = 16, max_bytes: int = 64 * 1024 * 1024) -> list[Task]:
+def batch(files: list[TaskFile], max_files: int = 32, max_bytes: int = 16 * 1024 * 1024) -> list[Task]:
     """Group small files so that inter-process overhead stays small, big files alone for balance."""
     tasks: list[Task] = []
     current = Task()

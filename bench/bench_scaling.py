@@ -43,12 +43,16 @@ def photo_set(count: int) -> Path:
 
 
 def hash_list(photos: Path, out: Path) -> Path:
-    from tests.builders.evidence import full_pdq
+    from himaya.analyzers.image import pdq_full_resolution
+    from himaya.config import ImageLimits
 
     rows = ["md5,pdq,category,series"]
     for path in sorted((photos / "DCIM").glob("*.jpg"))[::10]:
         data = path.read_bytes()
-        rows.append(f"{hashlib.md5(data).hexdigest()},{full_pdq(data)},TEST-A,TEST-bench")
+        rows.append(
+            f"{hashlib.md5(data).hexdigest()},{pdq_full_resolution(data, ImageLimits()).hash_hex},"
+            "TEST-A,TEST-bench"
+        )
     out.write_text("\n".join(rows) + "\n")
     return out
 

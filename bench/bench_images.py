@@ -38,9 +38,10 @@ from PIL import Image, features
 
 from himaya.analyzers.digests import MultiHasher
 from himaya.analyzers.image import analyze_image, pdq_full_resolution
-from himaya.analyzers.pdq import bits_to_hex, hamming_distance
+from himaya.analyzers.pdq import bits_to_hex
 from himaya.config import ImageLimits, PdqSettings
 from himaya.demo.pictures import camera_exif, photo_like
+from himaya.matching.pdq_index import hamming
 
 WIDTH, HEIGHT = 4000, 3000
 LIMITS = ImageLimits()
@@ -154,10 +155,10 @@ def main() -> int:
         runs = ", ".join(f"{rate:.2f}" for rate in rates[name])
         print(f"| {name} | {median:.2f} | {runs} | {median / baseline:.1f}x |")
 
-    drift = [hamming_distance(a, b) for a, b in zip(reduced, full, strict=True)]
+    drift = [hamming(a, b) for a, b in zip(reduced, full, strict=True)]
     same_as_hma = sum(a == b for a, b in zip(full, reference, strict=True))
     low, high = THRESHOLD - PDQ.rehash_margin, THRESHOLD + PDQ.rehash_margin
-    fires = sum(any(low < hamming_distance(r, entry) <= high for entry in full) for r in reduced)
+    fires = sum(any(low < hamming(r, entry) <= high for entry in full) for r in reduced)
     lost = sum(d > THRESHOLD for d in drift)
     print(
         f"\nDrift, reduced (pdq-draft{PDQ.min_short_side}/1) vs full-resolution PDQ, Hamming bits, "

@@ -21,9 +21,10 @@ from himaya.analyzers.image import (
     is_image_mime,
     pdq_full_resolution,
 )
-from himaya.analyzers.pdq import PIPELINE_FULL, bits_to_hex, draft_pipeline, hamming_distance
+from himaya.analyzers.pdq import PIPELINE_FULL, bits_to_hex, draft_pipeline
 from himaya.analyzers.thumbnail import THUMBNAIL_MAX_SIDE
 from himaya.config import ImageLimits, PdqSettings
+from himaya.matching.pdq_index import hamming
 from tests.builders.images import camera_exif, encode, photo_jpeg, photo_like
 
 LIMITS = ImageLimits()
@@ -72,10 +73,10 @@ def test_resized_recompressed_copy_matches_and_other_pictures_do_not() -> None:
     copy = original.resize((512, 384), Image.Resampling.BILINEAR)
     a = pdq_hex(encode(original, "JPEG", quality=90))
     b = pdq_hex(encode(copy, "JPEG", quality=60))
-    assert hamming_distance(a, b) <= 31
+    assert hamming(a, b) <= 31
     others = [pdq_hex(photo_jpeg(seed, 1024, 768)) for seed in (2, 3, 4)]
-    assert all(hamming_distance(a, other) > 80 for other in others)
-    assert all(hamming_distance(x, y) > 80 for i, x in enumerate(others) for y in others[i + 1 :])
+    assert all(hamming(a, other) > 80 for other in others)
+    assert all(hamming(x, y) > 80 for i, x in enumerate(others) for y in others[i + 1 :])
 
 
 def test_reduced_decode_drifts_little_from_full(large_jpeg: bytes) -> None:
@@ -85,7 +86,7 @@ def test_reduced_decode_drifts_little_from_full(large_jpeg: bytes) -> None:
     assert (reduced.width, reduced.height) == (2600, 2048)  # the file's size, not the decode's
     assert reduced.pdq.pipeline == draft_pipeline(512) == "pdq-draft512/1"
     assert full.pipeline == PIPELINE_FULL == "pdq-full/1"
-    assert hamming_distance(reduced.pdq.hash_hex, full.hash_hex) <= PDQ.rehash_margin
+    assert hamming(reduced.pdq.hash_hex, full.hash_hex) <= PDQ.rehash_margin
     assert reduced.pdq.quality >= 50 and full.quality >= 50
 
 
@@ -124,7 +125,7 @@ def test_every_supported_format_hashes(fmt: str, params: dict[str, object]) -> N
     assert facts.pdq.pipeline == PIPELINE_FULL
     assert (facts.width, facts.height) == picture.size
     # Lossy or palette encodings move a few bits; the picture stays the picture.
-    assert hamming_distance(facts.pdq.hash_hex, pdq_hex(encode(picture, "PNG"))) <= 31
+    assert hamming(facts.pdq.hash_hex, pdq_hex(encode(picture, "PNG"))) <= 31
 
 
 def test_gif_uses_the_first_frame() -> None:
@@ -132,8 +133,8 @@ def test_gif_uses_the_first_frame() -> None:
     buffer = io.BytesIO()
     first.save(buffer, format="GIF", save_all=True, append_images=[second], duration=100)
     animated = pdq_hex(buffer.getvalue())
-    assert hamming_distance(animated, pdq_hex(encode(first, "GIF"))) <= 8
-    assert hamming_distance(animated, pdq_hex(encode(second, "GIF"))) > 80
+    assert hamming(animated, pdq_hex(encode(first, "GIF"))) <= 8
+    assert hamming(animated, pdq_hex(encode(second, "GIF"))) > 80
 
 
 def test_modes_are_converted_sensibly() -> None:
@@ -155,7 +156,7 @@ def test_modes_are_converted_sensibly() -> None:
         "1": encode(picture.convert("1"), "PNG"),
     }
     for mode, data in variants.items():
-        assert hamming_distance(pdq_hex(data), reference) <= 16, mode
+        assert hamming(pdq_hex(data), reference) <= 16, mode
 
 
 def test_exif_orientation_does_not_change_the_hash() -> None:

@@ -18,10 +18,11 @@ from PIL import Image
 from sqlalchemy import select
 
 from himaya.analyzers.image import analyze_image, pdq_full_resolution
-from himaya.analyzers.pdq import PIPELINE_FULL, hamming_distance
+from himaya.analyzers.pdq import PIPELINE_FULL
 from himaya.cases import create_case
 from himaya.config import ImageLimits, PdqSettings, ScanSettings
 from himaya.hashsets.importer import import_hash_set
+from himaya.matching.pdq_index import hamming
 from himaya.pipeline.scan import run_scan
 from himaya.store.db import Store, open_store
 from himaya.store.models import File, HashSet, Match, MediaFacts
@@ -127,8 +128,8 @@ def test_entry_at_31_from_the_reference_matches_though_the_draft_is_further(
 ) -> None:
     agreeing = [bit for bit in range(256) if bit not in big_jpeg.drift]
     entry = flip(big_jpeg.reference, agreeing[:31])
-    assert hamming_distance(entry, big_jpeg.reference) == 31
-    assert hamming_distance(entry, big_jpeg.draft) == 31 + len(big_jpeg.drift)  # the draft alone: no match
+    assert hamming(entry, big_jpeg.reference) == 31
+    assert hamming(entry, big_jpeg.draft) == 31 + len(big_jpeg.drift)  # the draft alone: no match
     import_pdq(store, tmp_path, "TEST-pdq-31", [entry])
     scan(store, tmp_path, big_jpeg.data)
     media, matches = stored(store)
@@ -141,8 +142,8 @@ def test_entry_at_32_from_the_reference_does_not_match_though_the_draft_is_neare
 ) -> None:
     agreeing = [bit for bit in range(256) if bit not in big_jpeg.drift]
     entry = flip(big_jpeg.reference, big_jpeg.drift + agreeing[: 32 - len(big_jpeg.drift)])
-    assert hamming_distance(entry, big_jpeg.reference) == 32
-    assert hamming_distance(entry, big_jpeg.draft) == 32 - len(big_jpeg.drift)  # the draft alone: a match
+    assert hamming(entry, big_jpeg.reference) == 32
+    assert hamming(entry, big_jpeg.draft) == 32 - len(big_jpeg.drift)  # the draft alone: a match
     import_pdq(store, tmp_path, "TEST-pdq-32", [entry])
     scan(store, tmp_path, big_jpeg.data)
     media, matches = stored(store)
@@ -187,13 +188,13 @@ def test_within_the_margin_the_stored_hash_is_the_reference(
     store: Store, tmp_path: Path, big_jpeg: BigJpeg, draft_distance: int, rehashed: bool
 ) -> None:
     entry = flip(big_jpeg.draft, range(255, 255 - draft_distance, -1))
-    assert hamming_distance(entry, big_jpeg.draft) == draft_distance
+    assert hamming(entry, big_jpeg.draft) == draft_distance
     import_pdq(store, tmp_path, "TEST-margin", [entry])
     scan(store, tmp_path, big_jpeg.data)
     media, matches = stored(store)
     if rehashed:
         assert (media.pdq, media.pdq_pipeline) == (big_jpeg.reference, PIPELINE_FULL)
-        decided = hamming_distance(entry, big_jpeg.reference)
+        decided = hamming(entry, big_jpeg.reference)
     else:
         assert (media.pdq, media.pdq_pipeline) == (big_jpeg.draft, big_jpeg.draft_pipeline)
         decided = draft_distance

@@ -41,8 +41,3 @@ def pdq_of_rgb(rgb: Image.Image, pipeline: str) -> PdqFacts:
         raise ValueError(f"PDQ needs an RGB picture, not mode {rgb.mode}")
     bits, quality = pdqhash.compute(np.asarray(rgb))
     return PdqFacts(hash_hex=bits_to_hex(bits), quality=int(quality), pipeline=pipeline)
-
-
-def hamming_distance(a_hex: str, b_hex: str) -> int:
-    """Number of differing bits between two PDQ hashes in hex."""
-    return (int(a_hex, 16) ^ int(b_hex, 16)).bit_count()

@@ -103,7 +103,8 @@ def write_results(
         session.flush()  # assigns file ids for media facts and matches
         for facts, row in rows:
             counts.written += 1
-            counts.bytes += facts.size or 0
+            if facts.md5:  # read to the end; a refused member has a declared size it never gave
+                counts.bytes += facts.size or 0
             if facts.status == "error":
                 counts.errors += 1
             _add_media(session, facts, row)

@@ -66,7 +66,8 @@ def collect(store: Store, case_number: str) -> ReportData:
         )
         for item, file, matches in file_records(session, case):
             data.files += 1
-            data.bytes_total += file.size or 0
+            if file.md5:  # bytes actually read; a refused zip-bomb member declares 200 MB it never gave
+                data.bytes_total += file.size or 0
             data.by_mime[(file.mime or "unknown").split("/")[0]] += 1
             if file.status == "error":
                 data.errors += 1

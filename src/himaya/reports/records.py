@@ -119,4 +119,6 @@ def contract_record(case: Case, item: EvidenceItem, file: File, matches: list[Ma
         "status": file.status,
         "error": file.error,
         "matches": [m.contract() for m in matches],
+        # Grown since the contract was written (it only grows): content type disagrees with the name.
+        "extension_mismatch": bool(file.extension_mismatch),
     }

@@ -1,6 +1,6 @@
 """Scan throughput with 1 and 2 worker processes on a set of 12-megapixel photos.
 
-    .venv/bin/python bench/bench_scaling.py [--count 96] [--repeats 3]
+    .venv/bin/python bench/bench_scaling.py [--count 192] [--repeats 3]
 
 Builds COUNT benign synthetic 12 MP photo-like JPEGs (the generator of bench_images.py, >= 3 MB each)
 once into bench/out/photos-COUNT (kept between runs; delete it to rebuild), plus a TEST hash set with the
@@ -26,6 +26,10 @@ OUT = Path(__file__).parent / "out"
 
 
 def photo_set(count: int) -> Path:
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
     from bench_images import make_photo  # same folder: run as `python bench/bench_scaling.py`
 
     folder = OUT / f"photos-{count}" / "DCIM"
@@ -34,9 +38,11 @@ def photo_set(count: int) -> Path:
         return folder.parent
     folder.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    for seed in range(count):
-        make_photo(seed, folder / f"IMG_{seed:04d}.jpg")
-        print(f"\rbuilding photo set: {seed + 1}/{count}", end="", file=sys.stderr)
+    paths = [folder / f"IMG_{seed:04d}.jpg" for seed in range(count)]
+    workers = os.cpu_count() or 1
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for n, _ in enumerate(pool.map(make_photo, range(count), paths), start=1):
+            print(f"\rbuilding photo set: {n}/{count}", end="", file=sys.stderr)
     print(f" ({time.monotonic() - started:.0f} s)", file=sys.stderr)
     done.touch()
     return folder.parent
@@ -91,7 +97,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--count", type=int, default=96)
+    parser.add_argument("--count", type=int, default=192)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     photos = photo_set(args.count)

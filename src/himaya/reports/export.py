@@ -13,7 +13,7 @@ from himaya.store.db import Store
 FORMATS = ("jsonl", "csv")
 CSV_FIELDS = [
     "case", "evidence", "path", "size", "md5", "sha1", "sha256", "mime", "pdq", "pdq_quality",
-    "deleted", "status", "error", "matches", "extension_mismatch",
+    "deleted", "status", "error", "matches", "extension_mismatch", "locator",
 ]  # fmt: skip
 
 # A spreadsheet treats a cell starting with these as a formula; evidence file names are hostile input.

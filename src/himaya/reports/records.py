@@ -121,4 +121,6 @@ def contract_record(case: Case, item: EvidenceItem, file: File, matches: list[Ma
         "matches": [m.contract() for m in matches],
         # Grown since the contract was written (it only grows): content type disagrees with the name.
         "extension_mismatch": bool(file.extension_mismatch),
+        # The path with each archive member's index (`a.zip!#3/b.jpg`): unique even where names repeat.
+        "locator": file.locator,
     }

@@ -69,7 +69,12 @@ def write_results(
     results: Iterable[tuple[int, list[FileFacts]]],
 ) -> WriteCounts:
     counts = WriteCounts()
+    # One look-up and one flush per evidence item for the whole group, not per file: with small files
+    # the per-file queries were most of a scan's time.
+    grouped: dict[int, list[FileFacts]] = {}
     for evidence_id, facts_list in results:
+        grouped.setdefault(evidence_id, []).extend(facts_list)
+    for evidence_id, facts_list in grouped.items():
         done = existing_locators(session, evidence_id, [f.locator for f in facts_list])
         retried = unread_top_level(
             session, evidence_id, [f.locator for f in facts_list if f.depth == 0 and f.locator in done]

@@ -86,15 +86,22 @@ class ScanProgress:
             f"ETA {format_eta(r.eta_s(self.bytes_total))} · {r.matched_files} matched · {r.errors} errors"
         )
 
-    def advance(self, files: int, bytes_done: int, bytes_read: int, matched: int, errors: int) -> None:
-        r = self.rates
-        r.files += files
-        r.bytes_done += bytes_done
-        r.bytes_read += bytes_read
-        r.matched_files += matched
-        r.errors += errors
+    def analysed(self, files: int, bytes_read: int) -> None:
+        """Files analysed by the workers, reported as they go (archive members included)."""
+        self.rates.files += files
+        self.rates.bytes_read += bytes_read
+        self._refresh()
+
+    def committed(self, bytes_done: int, matched: int, errors: int) -> None:
+        """Top-level files stored: what the ETA is measured against, and what was found in them."""
+        self.rates.bytes_done += bytes_done
+        self.rates.matched_files += matched
+        self.rates.errors += errors
+        self._refresh()
+
+    def _refresh(self) -> None:
         if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, completed=r.bytes_done, stats=self.stats_line())
+            self._progress.update(self._task, completed=self.rates.bytes_done, stats=self.stats_line())
         elif not self.quiet and time.monotonic() - self._last_log >= self.LOG_EVERY_S:
             self._last_log = time.monotonic()
             self.console.print(f"scan: {self.stats_line()}")

@@ -15,12 +15,13 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from queue import Empty
 
 from rich.console import Console
 from sqlalchemy import select, update
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 # Commit at least this often so that a crash loses little and readers see progress.
 COMMIT_EVERY_S = 1.0
+# How often the parent looks at the workers: finished tasks, progress reports.
+POLL_S = 0.5
 COMMIT_EVERY_FILES = 2000
 
 
@@ -161,7 +164,7 @@ def run_scan(
         # Listing a large disk takes minutes: Ctrl-C there is an interruption like any other.
         todo, totals.skipped, bytes_total = _plan(store, items)
         with ScanProgress(console, bytes_total, len(todo), quiet=quiet) as progress:
-            for written in _results(batch(todo), context, pool):
+            for written in _results(batch(todo), context, pool, progress.analysed):
                 counts = _commit(store, run_id, active, written)
                 totals.written += counts.written
                 totals.skipped += counts.skipped
@@ -169,9 +172,7 @@ def run_scan(
                 totals.matched_files += counts.matched_files
                 totals.bytes += counts.bytes
                 done_bytes = sum(task.bytes for task, _ in written)
-                progress.advance(
-                    counts.written, done_bytes, counts.bytes, counts.matched_files, counts.errors
-                )
+                progress.committed(done_bytes, counts.matched_files, counts.errors)
                 _record(store, run_id, totals, status="running")
     except KeyboardInterrupt:
         status = "interrupted"
@@ -202,7 +203,7 @@ Result = list[tuple[int, list[FileFacts]]]
 
 
 def _results(
-    tasks: list[Task], context: WorkerContext, pool: _Pool | None
+    tasks: list[Task], context: WorkerContext, pool: _Pool | None, on_analysed: Callable[[int, int], None]
 ) -> Iterator[list[tuple[Task, Result]]]:
     """Yields groups of finished tasks, grouped so that commits are neither too small nor too rare."""
     pending_group: list[tuple[Task, Result]] = []
@@ -216,7 +217,10 @@ def _results(
         # In-process: for tests and for debugging with a plain traceback.
         init_worker(context, in_process=True)
         for task in tasks:
-            pending_group.append((task, run_task(task)))
+            result = run_task(task)
+            pending_group.append((task, result))
+            facts = [f for _, facts_list in result for f in facts_list]
+            on_analysed(len(facts), sum(f.size or 0 for f in facts if f.md5))
             if ready():
                 yield pending_group
                 pending_group, last_flush = [], time.monotonic()
@@ -224,10 +228,11 @@ def _results(
             yield pending_group
         return
 
-    queue: deque[Task] = deque(tasks)
-    while queue or pool.in_flight:
-        pool.fill(queue)
+    waiting: deque[Task] = deque(tasks)
+    while waiting or pool.in_flight:
+        pool.fill(waiting)
         finished, crashed = pool.collect()
+        on_analysed(*pool.drain_progress())
         pending_group.extend(finished)
         if len(crashed) == 1 and len(crashed[0].files) == 1:
             # It ran alone: this file kills the worker. Record it and go on.
@@ -237,9 +242,11 @@ def _results(
             # tasks it shared the pool with down too. Each of their files is tried again alone, so
             # the one that kills a worker is found and recorded, and the scan goes on.
             alone = [Task([f]) for task in crashed for f in task.files]
-            queue.extendleft(reversed(alone))
+            waiting.extendleft(reversed(alone))
             pool.alone_next += len(alone)
-        if pending_group and (ready() or not (queue or pool.in_flight)):
+        if not (waiting or pool.in_flight):
+            on_analysed(*pool.drain_progress(linger_s=0.2))
+        if pending_group and (ready() or not (waiting or pool.in_flight)):
             yield pending_group
             pending_group, last_flush = [], time.monotonic()
 
@@ -252,16 +259,35 @@ class _Pool:
         self.workers = workers
         self.in_flight: dict[Future[Result], Task] = {}
         self.alone_next = 0  # how many queued tasks must run alone (files from a crashed pool)
+        self._spawn = multiprocessing.get_context("spawn")
+        self._progress: multiprocessing.Queue[tuple[int, int]] = self._spawn.Queue()
         self._executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
         # spawn, never fork: the parent has SQLAlchemy engines and faiss loaded, which do not survive it.
         return ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=self._spawn,
             initializer=init_worker,
-            initargs=(self.context,),
+            initargs=(self.context, False, self._progress),
         )
+
+    def drain_progress(self, linger_s: float = 0.0) -> tuple[int, int]:
+        """Files and bytes the workers analysed since the last call.
+
+        `linger_s` waits that long for stragglers: a worker's last report can arrive just after its result.
+        """
+        files = read = 0
+        while True:
+            try:
+                if linger_s:
+                    got_files, got_read = self._progress.get(timeout=linger_s)
+                else:
+                    got_files, got_read = self._progress.get_nowait()
+            except Empty:
+                return files, read
+            files += got_files
+            read += got_read
 
     def warm_up(self) -> None:
         """Start every worker now, so their start-up overlaps the listing of the evidence."""
@@ -269,22 +295,22 @@ class _Pool:
             for _ in range(self.workers):
                 self.in_flight[self._executor.submit(run_task, Task())] = Task()
 
-    def fill(self, queue: deque[Task]) -> None:
+    def fill(self, waiting: deque[Task]) -> None:
         with _sigint_ignored():  # submissions may start worker processes
-            while queue and len(self.in_flight) < self.workers * 3:
+            while waiting and len(self.in_flight) < self.workers * 3:
                 if self.alone_next:
                     if self.in_flight:
                         return
                     self.alone_next -= 1
-                    task = queue.popleft()
+                    task = waiting.popleft()
                     self.in_flight[self._executor.submit(run_task, task)] = task
                     return
-                task = queue.popleft()
+                task = waiting.popleft()
                 self.in_flight[self._executor.submit(run_task, task)] = task
 
     def collect(self) -> tuple[list[tuple[Task, Result]], list[Task]]:
         """Finished tasks, and tasks lost with a dead worker (the pool is restarted for the rest)."""
-        done, _ = wait(self.in_flight, timeout=COMMIT_EVERY_S, return_when=FIRST_COMPLETED)
+        done, _ = wait(self.in_flight, timeout=POLL_S, return_when=FIRST_COMPLETED)
         finished: list[tuple[Task, Result]] = []
         crashed: list[Task] = []
         for future in done:

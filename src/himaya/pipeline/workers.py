@@ -8,11 +8,13 @@ for archives inside archives, an encrypted spool that the archive reader can see
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from himaya.analyzers.digests import MultiHasher
 from himaya.analyzers.facts import FileFacts, PdqFacts, PdqMatchFact
@@ -40,11 +42,22 @@ class WorkerContext:
 
 
 _context: WorkerContext | None = None
+# Where a worker reports files analysed while a long task (a large archive) is still running, so the
+# examiner sees files/s and MB/s move; None in-process, where the parent counts from the results.
+_progress: ProgressSink | None = None
+PROGRESS_EVERY_S = 0.5
 
 
-def init_worker(context: WorkerContext, in_process: bool = False) -> None:
+class ProgressSink(Protocol):
+    def put_nowait(self, item: tuple[int, int], /) -> None: ...
+
+
+def init_worker(
+    context: WorkerContext, in_process: bool = False, progress: ProgressSink | None = None
+) -> None:
     """Runs once in each spawned worker. Ctrl-C is left to the parent, which shuts the pool down cleanly."""
-    global _context
+    global _context, _progress
+    _progress = progress
     if not in_process:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         os.environ["OMP_NUM_THREADS"] = "1"
@@ -60,7 +73,29 @@ def init_worker(context: WorkerContext, in_process: bool = False) -> None:
 def run_task(task: Task) -> list[tuple[int, list[FileFacts]]]:
     """Analyse every file of a task; returns (evidence_id, facts of the file and all it contains)."""
     assert _context is not None, "init_worker was not called"
-    return [(f.evidence_id, list(_analyse_disk_file(f, _context))) for f in task.files]
+    results: list[tuple[int, list[FileFacts]]] = []
+    files = read = 0
+    last_report = time.monotonic()
+    for task_file in task.files:
+        facts_list: list[FileFacts] = []
+        for facts in _analyse_disk_file(task_file, _context):
+            facts_list.append(facts)
+            files += 1
+            read += (facts.size or 0) if facts.md5 else 0
+            if _progress is not None and time.monotonic() - last_report >= PROGRESS_EVERY_S:
+                _report(files, read)
+                files = read = 0
+                last_report = time.monotonic()
+        results.append((task_file.evidence_id, facts_list))
+    if _progress is not None and files:
+        _report(files, read)
+    return results
+
+
+def _report(files: int, read: int) -> None:
+    assert _progress is not None
+    with contextlib.suppress(Exception):  # progress is best effort; never fail a task for it
+        _progress.put_nowait((files, read))
 
 
 def _analyse_disk_file(task_file: TaskFile, ctx: WorkerContext) -> Iterator[FileFacts]:

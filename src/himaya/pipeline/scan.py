@@ -7,6 +7,7 @@ twice and nothing is missed.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import multiprocessing
@@ -14,7 +15,7 @@ import os
 import signal
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -33,7 +34,7 @@ from himaya.errors import CaseNotFoundError, UsageError
 from himaya.matching.active import ActiveHashSets, load_active
 from himaya.pipeline.progress import ScanProgress
 from himaya.pipeline.tasks import Task, TaskFile, batch
-from himaya.pipeline.workers import WorkerContext, init_worker, run_task
+from himaya.pipeline.workers import ChannelMessage, TaskOutcome, WorkerContext, init_worker, run_task
 from himaya.pipeline.writer import WriteCounts, existing_locators, unread_top_level, write_results
 from himaya.sources.folder import walk
 from himaya.store.blobs import BlobStore
@@ -171,7 +172,7 @@ def run_scan(
                 totals.errors += counts.errors
                 totals.matched_files += counts.matched_files
                 totals.bytes += counts.bytes
-                done_bytes = sum(task.bytes for task, _ in written)
+                done_bytes = sum(task.bytes for task, _ in written if task is not None)
                 progress.committed(done_bytes, counts.matched_files, counts.errors)
                 _record(store, run_id, totals, status="running")
     except KeyboardInterrupt:
@@ -204,9 +205,13 @@ Result = list[tuple[int, list[FileFacts]]]
 
 def _results(
     tasks: list[Task], context: WorkerContext, pool: _Pool | None, on_analysed: Callable[[int, int], None]
-) -> Iterator[list[tuple[Task, Result]]]:
-    """Yields groups of finished tasks, grouped so that commits are neither too small nor too rare."""
-    pending_group: list[tuple[Task, Result]] = []
+) -> Iterator[list[tuple[Task | None, Result]]]:
+    """Yields groups of results in commit order, grouped so commits are neither too small nor too rare.
+
+    An item's task is None for a chunk of a large archive's members that came ahead of its task's end;
+    the task's own item (its container last) always follows its chunks.
+    """
+    pending_group: list[tuple[Task | None, Result]] = []
     last_flush = time.monotonic()
 
     def ready() -> bool:
@@ -217,7 +222,7 @@ def _results(
         # In-process: for tests and for debugging with a plain traceback.
         init_worker(context, in_process=True)
         for task in tasks:
-            result = run_task(task)
+            result = run_task(task).results
             pending_group.append((task, result))
             facts = [f for _, facts_list in result for f in facts_list]
             on_analysed(len(facts), sum(f.size or 0 for f in facts if f.md5))
@@ -229,11 +234,13 @@ def _results(
         return
 
     waiting: deque[Task] = deque(tasks)
-    while waiting or pool.in_flight:
+    while waiting or pool.busy:
         pool.fill(waiting)
-        finished, crashed = pool.collect()
-        on_analysed(*pool.drain_progress())
-        pending_group.extend(finished)
+        crashed = pool.collect()
+        files, read, chunks = pool.drain(linger_s=0.0 if pool.in_flight else POLL_S)
+        on_analysed(files, read)
+        pending_group.extend((None, [chunk]) for chunk in chunks)
+        pending_group.extend(pool.release())  # after the chunks they wait for
         if len(crashed) == 1 and len(crashed[0].files) == 1:
             # It ran alone: this file kills the worker. Record it and go on.
             pending_group.append((crashed[0], [crashed_file(crashed[0].files[0])]))
@@ -244,11 +251,14 @@ def _results(
             alone = [Task([f]) for task in crashed for f in task.files]
             waiting.extendleft(reversed(alone))
             pool.alone_next += len(alone)
-        if not (waiting or pool.in_flight):
-            on_analysed(*pool.drain_progress(linger_s=0.2))
-        if pending_group and (ready() or not (waiting or pool.in_flight)):
+        if pending_group and (ready() or not (waiting or pool.busy)):
             yield pending_group
             pending_group, last_flush = [], time.monotonic()
+    # Stragglers: the last progress reports, and chunks of a task that died after sending them.
+    files, read, chunks = pool.drain(linger_s=0.2)
+    on_analysed(files, read)
+    if chunks:
+        yield [(None, [chunk]) for chunk in chunks]
 
 
 class _Pool:
@@ -257,11 +267,19 @@ class _Pool:
     def __init__(self, context: WorkerContext, workers: int) -> None:
         self.context = context
         self.workers = workers
-        self.in_flight: dict[Future[Result], Task] = {}
+        self.in_flight: dict[Future[TaskOutcome], Task] = {}
         self.alone_next = 0  # how many queued tasks must run alone (files from a crashed pool)
+        self._tokens = itertools.count(1)
+        # Ended tasks whose chunks have not all been read from the channel yet, by token.
+        self._ended: dict[int, tuple[Task, TaskOutcome]] = {}
+        self._chunks_read: Counter[int] = Counter()
         self._spawn = multiprocessing.get_context("spawn")
-        self._progress: multiprocessing.Queue[tuple[int, int]] = self._spawn.Queue()
+        self._channel: multiprocessing.Queue[ChannelMessage] = self._spawn.Queue()
         self._executor = self._start()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.in_flight or self._ended)
 
     def _start(self) -> ProcessPoolExecutor:
         # spawn, never fork: the parent has SQLAlchemy engines and faiss loaded, which do not survive it.
@@ -269,31 +287,18 @@ class _Pool:
             max_workers=self.workers,
             mp_context=self._spawn,
             initializer=init_worker,
-            initargs=(self.context, False, self._progress),
+            initargs=(self.context, False, self._channel),
         )
 
-    def drain_progress(self, linger_s: float = 0.0) -> tuple[int, int]:
-        """Files and bytes the workers analysed since the last call.
-
-        `linger_s` waits that long for stragglers: a worker's last report can arrive just after its result.
-        """
-        files = read = 0
-        while True:
-            try:
-                if linger_s:
-                    got_files, got_read = self._progress.get(timeout=linger_s)
-                else:
-                    got_files, got_read = self._progress.get_nowait()
-            except Empty:
-                return files, read
-            files += got_files
-            read += got_read
+    def _submit(self, task: Task) -> None:
+        task.token = next(self._tokens)
+        self.in_flight[self._executor.submit(run_task, task)] = task
 
     def warm_up(self) -> None:
         """Start every worker now, so their start-up overlaps the listing of the evidence."""
         with _sigint_ignored():
             for _ in range(self.workers):
-                self.in_flight[self._executor.submit(run_task, Task())] = Task()
+                self._submit(Task())
 
     def fill(self, waiting: deque[Task]) -> None:
         with _sigint_ignored():  # submissions may start worker processes
@@ -302,30 +307,63 @@ class _Pool:
                     if self.in_flight:
                         return
                     self.alone_next -= 1
-                    task = waiting.popleft()
-                    self.in_flight[self._executor.submit(run_task, task)] = task
+                    self._submit(waiting.popleft())
                     return
-                task = waiting.popleft()
-                self.in_flight[self._executor.submit(run_task, task)] = task
+                self._submit(waiting.popleft())
 
-    def collect(self) -> tuple[list[tuple[Task, Result]], list[Task]]:
-        """Finished tasks, and tasks lost with a dead worker (the pool is restarted for the rest)."""
+    def collect(self) -> list[Task]:
+        """Notes tasks that ended; returns tasks lost with a dead worker (the pool is restarted)."""
         done, _ = wait(self.in_flight, timeout=POLL_S, return_when=FIRST_COMPLETED)
-        finished: list[tuple[Task, Result]] = []
         crashed: list[Task] = []
         for future in done:
             task = self.in_flight.pop(future)
             try:
-                finished.append((task, future.result()))
+                self._ended[task.token] = (task, future.result())
             except BrokenProcessPool:
                 crashed.append(task)
         if crashed:
             # Every task still in flight died with the pool, whether or not it caused the crash.
+            # Chunks they sent are kept (written like any others); their retries get new tokens.
             crashed.extend(self.in_flight.values())
             self.in_flight.clear()
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = self._start()
-        return finished, crashed
+        return crashed
+
+    def drain(self, linger_s: float = 0.0) -> tuple[int, int, list[tuple[int, list[FileFacts]]]]:
+        """Progress (files, bytes) and facts chunks the workers sent since the last call.
+
+        `linger_s` waits that long for stragglers: a task's chunks and last report can arrive just
+        after the task's end.
+        """
+        files = read = 0
+        chunks: list[tuple[int, list[FileFacts]]] = []
+        while True:
+            try:
+                message = self._channel.get(timeout=linger_s) if linger_s else self._channel.get_nowait()
+            except Empty:
+                return files, read, chunks
+            if message[0] == "facts":
+                _, token, evidence_id, facts = message  # type: ignore[misc]
+                chunks.append((evidence_id, facts))
+                self._chunks_read[token] += 1
+            else:
+                files += message[1]
+                read += message[2]
+
+    def release(self) -> list[tuple[Task | None, Result]]:
+        """Ended tasks whose every chunk has been read: their own results may be written now."""
+        ready = [
+            token
+            for token, (_, outcome) in self._ended.items()
+            if self._chunks_read[token] >= outcome.chunks_sent
+        ]
+        released: list[tuple[Task | None, Result]] = []
+        for token in ready:
+            task, outcome = self._ended.pop(token)
+            self._chunks_read.pop(token, None)
+            released.append((task, outcome.results))
+        return released
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
@@ -367,7 +405,7 @@ def _sigint_ignored() -> Iterator[None]:
 
 
 def _commit(
-    store: Store, run_id: int, active: ActiveHashSets, group: list[tuple[Task, Result]]
+    store: Store, run_id: int, active: ActiveHashSets, group: list[tuple[Task | None, Result]]
 ) -> WriteCounts:
     with store.transaction() as session:
         return write_results(session, run_id, active, [item for _, result in group for item in result])

@@ -38,6 +38,7 @@ class TaskFile:
 @dataclass
 class Task:
     files: list[TaskFile] = field(default_factory=list)
+    token: int = 0  # set by the pool: ties the partial results a worker streams back to their task
 
     @property
     def bytes(self) -> int:

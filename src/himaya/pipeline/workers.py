@@ -42,22 +42,36 @@ class WorkerContext:
 
 
 _context: WorkerContext | None = None
-# Where a worker reports files analysed while a long task (a large archive) is still running, so the
-# examiner sees files/s and MB/s move; None in-process, where the parent counts from the results.
-_progress: ProgressSink | None = None
+# The worker's line back to the parent while a task runs (None in-process). It carries progress
+# reports, so files/s and MB/s move during a long task, and the facts of a large archive in chunks,
+# so that neither the worker nor the parent holds 200,000 members' facts at once and they are
+# committed as the scan goes.
+_channel: Channel | None = None
 PROGRESS_EVERY_S = 0.5
+CHUNK_FACTS = 2000
 
 
-class ProgressSink(Protocol):
-    def put_nowait(self, item: tuple[int, int], /) -> None: ...
+class Channel(Protocol):
+    def put(self, item: ChannelMessage, /) -> None: ...
+    def put_nowait(self, item: ChannelMessage, /) -> None: ...
 
 
-def init_worker(
-    context: WorkerContext, in_process: bool = False, progress: ProgressSink | None = None
-) -> None:
+# ("progress", files, bytes) or ("facts", task token, evidence id, facts).
+ChannelMessage = tuple[str, int, int] | tuple[str, int, int, list[FileFacts]]
+
+
+@dataclass
+class TaskOutcome:
+    """What a task returns when it ends; `chunks_sent` facts chunks went ahead of it on the channel."""
+
+    results: list[tuple[int, list[FileFacts]]]
+    chunks_sent: int = 0
+
+
+def init_worker(context: WorkerContext, in_process: bool = False, channel: Channel | None = None) -> None:
     """Runs once in each spawned worker. Ctrl-C is left to the parent, which shuts the pool down cleanly."""
-    global _context, _progress
-    _progress = progress
+    global _context, _channel
+    _channel = channel
     if not in_process:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         os.environ["OMP_NUM_THREADS"] = "1"
@@ -70,10 +84,14 @@ def init_worker(
     _context = context
 
 
-def run_task(task: Task) -> list[tuple[int, list[FileFacts]]]:
-    """Analyse every file of a task; returns (evidence_id, facts of the file and all it contains)."""
+def run_task(task: Task) -> TaskOutcome:
+    """Analyse every file of a task: (evidence_id, facts of the file and all it contains) for each.
+
+    With a channel, the facts of a file with very many members (a large archive) go ahead in chunks,
+    members first as always, so the container's own facts come last, in the returned outcome.
+    """
     assert _context is not None, "init_worker was not called"
-    results: list[tuple[int, list[FileFacts]]] = []
+    outcome = TaskOutcome(results=[])
     files = read = 0
     last_report = time.monotonic()
     for task_file in task.files:
@@ -82,20 +100,27 @@ def run_task(task: Task) -> list[tuple[int, list[FileFacts]]]:
             facts_list.append(facts)
             files += 1
             read += (facts.size or 0) if facts.md5 else 0
-            if _progress is not None and time.monotonic() - last_report >= PROGRESS_EVERY_S:
+            if _channel is None:
+                continue
+            if len(facts_list) >= CHUNK_FACTS:
+                # Blocking put: facts are never dropped (progress reports may be).
+                _channel.put(("facts", task.token, task_file.evidence_id, facts_list))
+                outcome.chunks_sent += 1
+                facts_list = []
+            if time.monotonic() - last_report >= PROGRESS_EVERY_S:
                 _report(files, read)
                 files = read = 0
                 last_report = time.monotonic()
-        results.append((task_file.evidence_id, facts_list))
-    if _progress is not None and files:
+        outcome.results.append((task_file.evidence_id, facts_list))
+    if _channel is not None and files:
         _report(files, read)
-    return results
+    return outcome
 
 
 def _report(files: int, read: int) -> None:
-    assert _progress is not None
+    assert _channel is not None
     with contextlib.suppress(Exception):  # progress is best effort; never fail a task for it
-        _progress.put_nowait((files, read))
+        _channel.put_nowait(("progress", files, read))
 
 
 def _analyse_disk_file(task_file: TaskFile, ctx: WorkerContext) -> Iterator[FileFacts]:

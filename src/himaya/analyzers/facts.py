@@ -58,4 +58,3 @@ class FileFacts:
     media: MediaFacts | None = None
     pdq_matches: list[PdqMatchFact] = field(default_factory=list)
     container_locator: str | None = None
-    is_container: bool = False

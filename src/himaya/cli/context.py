@@ -38,11 +38,7 @@ class AppContext:
 
         info = load_or_create_key(self.key_file, self.home)
         if info.created:
-            self.console.print(
-                f"[bold yellow]A new blob-store key was created at {self.key_file}.[/] "
-                "Back it up now and keep it apart from this home folder: without it, thumbnails stored "
-                "here cannot be read by anyone."
-            )
+            self.console.print(info.backup_warning(), style="bold yellow", highlight=False)
         return BlobStore(self.home / "blobs", info.key)
 
     def close(self) -> None:

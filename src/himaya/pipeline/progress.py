@@ -49,10 +49,9 @@ class ScanProgress:
 
     LOG_EVERY_S = 5.0
 
-    def __init__(self, console: Console, bytes_total: int, files_total: int, quiet: bool = False) -> None:
+    def __init__(self, console: Console, bytes_total: int, quiet: bool = False) -> None:
         self.console = console
         self.bytes_total = bytes_total
-        self.files_total = files_total
         self.rates = Rates()
         self.quiet = quiet
         self._last_log = 0.0

@@ -164,7 +164,7 @@ def run_scan(
             pool.warm_up()  # workers start (imports, hash-set indexes) while the evidence is listed
         # Listing a large disk takes minutes: Ctrl-C there is an interruption like any other.
         todo, totals.skipped, bytes_total = _plan(store, items)
-        with ScanProgress(console, bytes_total, len(todo), quiet=quiet) as progress:
+        with ScanProgress(console, bytes_total, quiet=quiet) as progress:
             for written in _results(batch(todo), context, pool, progress.analysed):
                 counts = _commit(store, run_id, active, written)
                 totals.written += counts.written

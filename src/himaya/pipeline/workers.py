@@ -212,7 +212,6 @@ def analyse_entry(
         _analyse_picture(bytes(image_buffer), facts, ctx)
 
     if archive_format:
-        facts.is_container = True
         try:
             yield from _analyse_members(entry, archive_format, spool, facts, ctx, budget)
         finally:

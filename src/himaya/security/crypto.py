@@ -43,8 +43,8 @@ class KeyInfo:
     def backup_warning(self) -> str:
         """What the CLI prints after `created`: losing this file loses every thumbnail in the home."""
         return (
-            f"created a new blob key at {self.source}; back up this key file: without it, "
-            "thumbnails in this home cannot be read"
+            f"A new blob-store key was created at {self.source}: back up this key file now and keep it "
+            "apart from the home folder; without it, thumbnails stored there cannot be read by anyone."
         )
 
 

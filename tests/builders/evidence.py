@@ -6,11 +6,13 @@ import hashlib
 import io
 import tarfile
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pdqhash
+import pyzipper
 from PIL import Image
 
 from tests.builders.images import encode, photo_jpeg, photo_like
@@ -21,6 +23,18 @@ def full_pdq(data: bytes) -> str:
     with Image.open(io.BytesIO(data)) as image:
         bits, _quality = pdqhash.compute(np.asarray(image.convert("RGB")))
     return bytes(np.packbits(bits.astype(np.uint8))).hex()
+
+
+def aes_zip(members: Sequence[tuple[str, bytes]], password: str) -> bytes:
+    """A WinZip-AES encrypted zip, as phones and desktop zippers make them."""
+    buffer = io.BytesIO()
+    with pyzipper.AESZipFile(
+        buffer, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES
+    ) as archive:
+        archive.setpassword(password.encode())
+        for name, data in members:
+            archive.writestr(name, data)
+    return buffer.getvalue()
 
 
 def tar_gz_bytes(members: list[tuple[str, bytes]]) -> bytes:

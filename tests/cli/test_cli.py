@@ -8,7 +8,6 @@ Most tests call `himaya.cli.main.main` in this process (as the console script do
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import re
 import subprocess
@@ -17,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import pyzipper
 
 from himaya.cli.main import main
 from tests.builders.bombs import png_header_only
-from tests.builders.evidence import zip_bytes
+from tests.builders.evidence import aes_zip, zip_bytes
 from tests.builders.images import photo_jpeg
 
 PASSWORD = "TEST-pw-q7Xk2v9Z"  # unique enough that finding it anywhere means it leaked
@@ -189,7 +187,7 @@ def test_options_named_in_per_file_errors_exist(himaya: Cli, tmp_path: Path) -> 
     """An error that says 'raise it with --x' or 'supply it with --y' must name an option that works."""
     evidence = tmp_path / "ev"
     evidence.mkdir()
-    (evidence / "locked.zip").write_bytes(encrypted_zip([("inside.txt", b"benign\n")], PASSWORD))
+    (evidence / "locked.zip").write_bytes(aes_zip([("inside.txt", b"benign\n")], PASSWORD))
     (evidence / "bomb.zip").write_bytes(
         zip_bytes([("zeros.bin", bytes(17 << 20))])  # over the default 16 MiB / 200:1 ratio limit
     )
@@ -205,24 +203,13 @@ def test_options_named_in_per_file_errors_exist(himaya: Cli, tmp_path: Path) -> 
 
 
 # ---------------------------------------------------------------- credentials
-def encrypted_zip(members: list[tuple[str, bytes]], password: str) -> bytes:
-    buffer = io.BytesIO()
-    with pyzipper.AESZipFile(
-        buffer, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES
-    ) as archive:
-        archive.setpassword(password.encode())
-        for name, data in members:
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
 def test_password_option_warns_and_the_password_is_never_stored(
     himaya: Cli, himaya_env: dict[str, Path], tmp_path: Path
 ) -> None:
     evidence = tmp_path / "ev"
     evidence.mkdir()
     inside = photo_jpeg(seed=2, width=96, height=72)
-    (evidence / "locked.zip").write_bytes(encrypted_zip([("inside.jpg", inside)], PASSWORD))
+    (evidence / "locked.zip").write_bytes(aes_zip([("inside.jpg", inside)], PASSWORD))
     assert himaya("case", "create", "C-1").code == 0
 
     # A real process, for its real standard error (in here, pytest owns the logging handlers).

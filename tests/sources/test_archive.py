@@ -24,7 +24,6 @@ from typing import BinaryIO
 import libarchive
 import py7zr
 import pytest
-import pyzipper
 
 from himaya.config import ArchiveLimits
 from himaya.errors import EvidenceError
@@ -37,6 +36,7 @@ from himaya.sources.archive import (
     iter_members,
 )
 from himaya.sources.interface import FileEntry
+from tests.builders.evidence import aes_zip
 from tests.builders.images import photo_jpeg
 
 LIMITS = ArchiveLimits()
@@ -55,17 +55,6 @@ def zip_of(members: Sequence[tuple[str, bytes]], method: int = zipfile.ZIP_DEFLA
     with zipfile.ZipFile(out, "w", method) as archive:
         for name, data in members:
             archive.writestr(zipfile.ZipInfo(name, date_time=WHEN.timetuple()[:6]), data, method)
-    return out.getvalue()
-
-
-def aes_zip_of(members: Sequence[tuple[str, bytes]], password: str) -> bytes:
-    out = io.BytesIO()
-    with pyzipper.AESZipFile(
-        out, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES
-    ) as archive:
-        archive.setpassword(password.encode())
-        for name, data in members:
-            archive.writestr(name, data)
     return out.getvalue()
 
 
@@ -294,7 +283,7 @@ def test_zip_names_without_the_utf8_flag() -> None:
     assert [e.path for e, _ in read_all(data, "n.zip")] == ["n.zip!/café.jpg", "n.zip!/menu-é.txt"]
 
 
-@pytest.mark.parametrize("build", [aes_zip_of, zipcrypto_zip_of], ids=["winzip-aes", "zipcrypto"])
+@pytest.mark.parametrize("build", [aes_zip, zipcrypto_zip_of], ids=["winzip-aes", "zipcrypto"])
 def test_encrypted_zip_opens_with_the_right_password(build: object) -> None:
     data = build([("DCIM/a.jpg", JPEG_A), ("b.txt", b"second")], "s3cret")  # type: ignore[operator]
     found = contents(data, "enc.zip", passwords=["wrong", "s3cret"])
@@ -312,7 +301,7 @@ def test_encrypted_zip_opens_with_the_right_password(build: object) -> None:
 def test_encrypted_zip_without_its_password_is_listed_with_the_reason(
     passwords: tuple[str, ...], reason: str
 ) -> None:
-    data = aes_zip_of([("DCIM/a.jpg", JPEG_A)], "s3cret")
+    data = aes_zip([("DCIM/a.jpg", JPEG_A)], "s3cret")
     [(entry, content)] = read_all(data, "enc.zip", passwords=passwords)
     assert entry.open is None and content is None
     assert (

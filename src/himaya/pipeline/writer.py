@@ -147,44 +147,37 @@ def _add_media(session: Session, facts: FileFacts, row: File) -> None:
 def _add_matches(
     session: Session, facts: FileFacts, row: File, hits: Mapping[tuple[ExactMethod, str], list[ExactHit]]
 ) -> int:
-    alerts = 0
-    seen: set[int] = set()
+    # (entry, version, kind, method, distance, pipeline): exact hits first, so an entry matched both
+    # by digest and by PDQ is recorded once, as the stronger digest match.
+    candidates: list[tuple[int, int, str, str, int, str | None]] = []
     digests: tuple[tuple[ExactMethod, str | None], ...] = (
         ("md5", facts.md5),
         ("sha1", facts.sha1),
         ("sha256", facts.sha256),
     )
     for method, value in digests:
-        if value is None:
-            continue
-        for hit in hits.get((method, value), []):
-            if hit.entry_id in seen:
-                continue
-            seen.add(hit.entry_id)
-            session.add(
-                Match(
-                    file_id=row.id,
-                    entry_id=hit.entry_id,
-                    hash_set_version_id=hit.version_id,
-                    method=method,
-                    distance=0,
-                )
-            )
-            alerts += hit.kind == "alert"
+        for hit in hits.get((method, value), []) if value else []:
+            candidates.append((hit.entry_id, hit.version_id, hit.kind, method, 0, None))
     pipeline = facts.media.pdq.pipeline if facts.media and facts.media.pdq else None
     for pdq_hit in facts.pdq_matches:
-        if pdq_hit.entry_id in seen:
+        candidates.append(
+            (pdq_hit.entry_id, pdq_hit.version_id, pdq_hit.kind, "pdq", pdq_hit.distance, pipeline)
+        )
+    alerts = 0
+    seen: set[int] = set()
+    for entry_id, version_id, kind, match_method, distance, pdq_pipeline in candidates:
+        if entry_id in seen:
             continue
-        seen.add(pdq_hit.entry_id)
+        seen.add(entry_id)
         session.add(
             Match(
                 file_id=row.id,
-                entry_id=pdq_hit.entry_id,
-                hash_set_version_id=pdq_hit.version_id,
-                method="pdq",
-                distance=pdq_hit.distance,
-                pdq_pipeline=pipeline,
+                entry_id=entry_id,
+                hash_set_version_id=version_id,
+                method=match_method,
+                distance=distance,
+                pdq_pipeline=pdq_pipeline,
             )
         )
-        alerts += pdq_hit.kind == "alert"
+        alerts += kind == "alert"
     return alerts

@@ -12,7 +12,7 @@ DEMO_DIR := demo-output
 
 all: test
 
-$(STAMP): pyproject.toml scripts/ensure-system-packages.sh
+$(STAMP): pyproject.toml setup.py src/himaya/matching/_pdqscan.c scripts/ensure-system-packages.sh
 	@bash scripts/ensure-system-packages.sh $(SYSTEM_PACKAGES)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
@@ -34,9 +34,10 @@ demo: $(STAMP)
 		$(BIN)/himaya demo --out $(DEMO_DIR)
 
 # Tools only the benchmarks use. HMA's hasher loop (Pillow full decode + pdqhash + hashlib) is written out
-# in bench/bench_images.py, so python-threatexchange itself is not needed.
+# in bench/bench_images.py; python-threatexchange is HMA's PDQ index, which bench/bench_pdq_index.py times.
 bench-deps: $(STAMP)
 	@bash scripts/ensure-system-packages.sh $(BENCH_PACKAGES)
+	$(BIN)/pip install -q threatexchange==1.2.17
 
 bench: bench-deps
 	OMP_NUM_THREADS=1 $(BIN)/python bench/bench_images.py

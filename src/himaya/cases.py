@@ -51,6 +51,7 @@ def list_cases(store: Store) -> list[CaseRow]:
                 session.scalar(
                     select(func.count(func.distinct(Match.file_id)))
                     .join(File, Match.file_id == File.id)
+                    .where(Match.retired_at.is_(None))
                     .join(EvidenceItem, File.evidence_id == EvidenceItem.id)
                     .join(HashSetVersion, Match.hash_set_version_id == HashSetVersion.id)
                     .join(HashSet, HashSetVersion.hash_set_id == HashSet.id)

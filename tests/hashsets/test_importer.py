@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from himaya.errors import HashSetFormatError, UsageError
 from himaya.hashsets import importer
-from himaya.hashsets.importer import import_hash_set
+from himaya.hashsets.importer import entries_alive_at, import_hash_set
 from himaya.matching.active import load_active
 from himaya.store.db import Store, open_store
 from himaya.store.models import HashEntry, HashSet, HashSetVersion
@@ -50,9 +50,11 @@ def count(session: Session, model: type[HashEntry] | type[HashSetVersion] | type
 def entries_of(
     session: Session, version_id: int
 ) -> list[tuple[str, str, str | None, str | None, int | None]]:
+    version = session.get(HashSetVersion, version_id)
+    assert version is not None
     rows = session.execute(
         select(HashEntry.hash_type, HashEntry.value, HashEntry.category, HashEntry.series, HashEntry.line)
-        .where(HashEntry.version_id == version_id)
+        .where(*entries_alive_at(version))
         .order_by(HashEntry.id)
     )
     return [tuple(row) for row in rows]  # type: ignore[misc]
@@ -199,7 +201,6 @@ def test_kind_conflict_is_refused_with_the_way_out(store: Store, tmp_path: Path)
     ("options", "words"),
     [
         ({"kind": "block"}, "--kind 'block' is not a hash-set kind"),
-        ({"fmt": "vics"}, "--format vics is not supported yet by this version"),
         ({"fmt": "xml"}, "--format 'xml' is not a hash-set format"),
         ({"hash_type": "crc"}, "--type 'crc' is not a hash type"),
         ({"pdq_threshold": 300}, "--pdq-threshold 300 is out of range"),
@@ -221,16 +222,19 @@ def test_missing_file_is_a_usage_error(store: Store, tmp_path: Path) -> None:
         import_hash_set(store, tmp_path / "TEST-missing.txt", name="TEST-alert-set")
 
 
-@pytest.mark.parametrize("fmt", ["auto", "plain"])
-@pytest.mark.parametrize("content", ['{"value": []}', '\ufeff  [{"MD5": "00"}]'])
-def test_json_is_recognised_and_refused_with_advice(
-    store: Store, tmp_path: Path, fmt: str, content: str
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [('{"value": []}', "no media"), ('\ufeff  [{"MD5": "00"}]', "holds a list, not a VICS object")],
+)
+def test_json_is_read_as_vics_and_a_bad_one_refused(
+    store: Store, tmp_path: Path, content: str, words: str
 ) -> None:
     path = tmp_path / "TEST-vics.json"
     path.write_text(content, encoding="utf-8")
-    with pytest.raises(HashSetFormatError) as caught:
-        import_hash_set(store, path, name="TEST-alert-set", fmt=fmt)
-    assert "VICS JSON is not supported yet by this version; convert to a plain list" in str(caught.value)
+    with pytest.raises(HashSetFormatError, match=words):
+        import_hash_set(store, path, name="TEST-alert-set")
+    with pytest.raises(HashSetFormatError, match="not a plain list but VICS; use --format vics"):
+        import_hash_set(store, path, name="TEST-alert-set", fmt="plain")
 
 
 def test_pdq_lists_and_thresholds(store: Store, tmp_path: Path) -> None:

@@ -154,6 +154,8 @@ def test_ignore_sets_are_recorded_but_not_counted_as_alerts(store: Store, tmp_pa
             "method": "sha1",
             "distance": 0,
             "category": None,
+            "internal_category": "uncategorized",
+            "category_scheme": None,
         }
     ]
     with store.session() as session:

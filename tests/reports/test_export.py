@@ -23,9 +23,10 @@ FILE_KEYS = [
     "case", "evidence", "path", "size", "md5", "sha1", "sha256", "mime", "pdq", "pdq_quality",
     "deleted", "status", "error", "matches",
     "extension_mismatch", "locator",  # grown since the contract was written
+    "file_category", "category_labels", "categories_disagree",  # grown with the category model
 ]  # fmt: skip
 MATCH_KEYS = ["hashset", "kind", "method", "distance", "category"]
-MATCH_GROWTH = {"hashset_version"}  # added since the contract was written; the contract allows growth
+MATCH_GROWTH = {"hashset_version", "internal_category", "category_scheme"}  # the contract allows growth
 METHODS = {"md5", "sha1", "sha256", "pdq"}
 LOWER_HEX = {"md5": re.compile(r"[0-9a-f]{32}"), "sha1": re.compile(r"[0-9a-f]{40}")}
 LOWER_HEX["sha256"] = LOWER_HEX["pdq"] = re.compile(r"[0-9a-f]{64}")
@@ -90,6 +91,8 @@ def test_values_of_a_matched_picture(scanned_case: ScannedCase) -> None:
             "method": "md5",
             "distance": 0,
             "category": "TEST-A",
+            "internal_category": "uncategorized",  # a label no table knows
+            "category_scheme": "custom",
         },
         {
             "hashset": "TEST-pdq",
@@ -98,6 +101,8 @@ def test_values_of_a_matched_picture(scanned_case: ScannedCase) -> None:
             "method": "pdq",
             "distance": 0,
             "category": "TEST-B",
+            "internal_category": "uncategorized",
+            "category_scheme": "custom",
         },
     ]
     small = by_path(jsonl(scanned_case))[scanned_case.paths["small"]]

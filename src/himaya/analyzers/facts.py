@@ -21,6 +21,11 @@ class PdqFacts:
     hash_hex: str  # 64 lower-case hex characters, bit 0 = most significant bit of the first byte
     quality: int
     pipeline: str  # e.g. "pdq-draft512/1"; a court can reproduce the hash with the same pipeline
+    # The 7 other dihedral variants (rotations 90/180/270, mirrors), in pdqhash.compute_dihedral's order
+    # after the original; empty when not computed. They come from the same decode at no extra cost.
+    dihedral: tuple[str, ...] = ()
+    # The hash of the picture with uniform borders / letterboxing trimmed away; None when it has none.
+    trimmed: PdqFacts | None = None
 
 
 @dataclass
@@ -39,6 +44,7 @@ class PdqMatchFact:
     version_id: int
     kind: str  # alert | ignore
     distance: int
+    method: str = "pdq"  # pdq | pdq-dihedral | pdq-trimmed
 
 
 @dataclass

@@ -10,6 +10,11 @@ Orientation: the hash is taken over the pixels as stored, without applying EXIF 
 that is what Meta's reference hasher and HMA do and what shared PDQ hash sets contain. (HEIF's own
 rotation and mirror boxes are part of the image, not metadata; libheif applies them for everyone.)
 
+Variants: every PDQ also carries its 7 rotated / mirrored variants (free: same decode, same DCT) and,
+when the picture has uniform borders (frame, letterbox bars, screenshot margins; see
+`himaya.analyzers.borders`), the hash of what lies inside them, taken from the same decode. Matching
+decides which of them it compares (`himaya.matching.pdq_sets.match_media`).
+
 Hostile input: Pillow decodes only the formats listed here; the pixel limit turns decompression bombs
 into errors before any pixel is allocated; truncated files are errors (LOAD_TRUNCATED_IMAGES stays
 False) because a half-grey picture would hash to something that matches nothing, silently.
@@ -28,9 +33,10 @@ import numpy as np
 import pillow_heif
 from PIL import Image, UnidentifiedImageError
 
+from himaya.analyzers.borders import content_box
 from himaya.analyzers.exif import orientation, read_exif
 from himaya.analyzers.facts import MediaFacts, PdqFacts
-from himaya.analyzers.pdq import PIPELINE_FULL, draft_pipeline, pdq_of_rgb
+from himaya.analyzers.pdq import PIPELINE_FULL, draft_pipeline, pdq_dihedral_of_rgb, trimmed_pipeline
 from himaya.analyzers.thumbnail import ThumbnailSink, store_thumbnails
 from himaya.config import ImageLimits, PdqSettings
 from himaya.errors import EvidenceError
@@ -181,7 +187,7 @@ def analyze_image(
                 pipeline = draft_pipeline(side)
         image.load()
         rgb = _to_rgb(image)
-    facts = MediaFacts(width=width, height=height, pdq=pdq_of_rgb(rgb, pipeline), exif=read_exif(image))
+    facts = MediaFacts(width=width, height=height, pdq=_pdq(rgb, pipeline), exif=read_exif(image))
     if thumbnails is not None:
         facts.thumbnail_blob, facts.blurred_blob = store_thumbnails(rgb, thumbnails, orientation(image))
     return facts
@@ -193,4 +199,13 @@ def pdq_full_resolution(data: bytes, limits: ImageLimits) -> PdqFacts:
         image = _open(data, limits)
         image.load()
         rgb = _to_rgb(image)
-    return pdq_of_rgb(rgb, PIPELINE_FULL)
+    return _pdq(rgb, PIPELINE_FULL)
+
+
+def _pdq(rgb: Image.Image, pipeline: str) -> PdqFacts:
+    """PDQ with its dihedral variants and, if the picture has uniform borders, the trimmed content's."""
+    facts = pdq_dihedral_of_rgb(rgb, pipeline)
+    box = content_box(rgb)
+    if box is not None:
+        facts.trimmed = pdq_dihedral_of_rgb(rgb.crop(box), trimmed_pipeline(pipeline))
+    return facts

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO, TextIO
 
 import typer
 from rich.logging import RichHandler
@@ -122,9 +123,18 @@ def hashset_import(
     ],
     name: Annotated[str, typer.Option("--name", help="Hash-set name; importing again adds a version.")],
     kind: Annotated[
-        str, typer.Option("--kind", help="alert (flag matches) or ignore (known-good).")
-    ] = "alert",
-    fmt: Annotated[str, typer.Option("--format", help="auto or plain (one hash per line, or CSV).")] = "auto",
+        str | None,
+        typer.Option("--kind", help="alert (flag matches; the default) or ignore (known-good, e.g. NSRL)."),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="auto (detect), vics (Project VIC / CAID JSON), icse (Interpol CSV), ncmec (hash + "
+            "A1/A2/B1/B2 or CAID A/B/C per line), nsrl (RDS v3 SQLite, attached read-only) or plain "
+            "(one hash per line, or CSV).",
+        ),
+    ] = "auto",
     hash_type: Annotated[
         str | None,
         typer.Option(
@@ -146,8 +156,26 @@ def hashset_import(
             help="Pictures whose PDQ quality is lower are not PDQ-matched (new sets: 50).",
         ),
     ] = None,
+    dihedral: Annotated[
+        bool | None,
+        typer.Option(
+            "--dihedral/--no-dihedral",
+            help="Also match rotated and mirrored copies (method pdq-dihedral). New alert sets: on.",
+        ),
+    ] = None,
+    rematch_cases: Annotated[
+        bool,
+        typer.Option(
+            "--rematch", help="Then re-match every case against the new version (no evidence read)."
+        ),
+    ] = False,
 ) -> None:
-    """Import a hash list as a new version of a hash set. A malformed list is refused whole."""
+    """Import a hash list as a new version of a hash set. A malformed list is refused whole.
+
+    The new version records what it added, changed and removed; `himaya rematch` (or --rematch) then
+    checks stored cases against it.
+    """
+    from himaya.hashsets.categories import CategoryMap
     from himaya.hashsets.importer import import_hash_set
 
     app_ctx = _ctx(ctx)
@@ -160,14 +188,70 @@ def hashset_import(
         hash_type=hash_type,
         pdq_threshold=pdq_threshold,
         pdq_min_quality=pdq_min_quality,
+        dihedral=dihedral,
+        categories=CategoryMap.load(app_ctx.home),
     )
     if summary.unchanged:
         app_ctx.console.print(
             f"hash set {name}: {file} is identical to version {summary.version}; nothing imported"
         )
+    elif summary.format == "nsrl":
+        rows = summary.details.get("rows_estimate")
+        app_ctx.console.print(
+            f"hash set {name} version {summary.version}: NSRL database {file} attached read-only as an "
+            f"ignore set ({rows if rows is not None else 'unknown number of'} rows; nothing copied)"
+        )
     else:
         counts = ", ".join(f"{n} {t}" for t, n in sorted(summary.counts.items()))
-        app_ctx.console.print(f"hash set {name} version {summary.version}: imported {counts}")
+        scheme = f", categories: {summary.category_scheme}" if summary.category_scheme else ""
+        app_ctx.console.print(
+            f"hash set {name} version {summary.version} ({summary.format}{scheme}): {counts}; "
+            f"{summary.added} added, {summary.changed} changed, {summary.removed} removed"
+            + (f", {summary.duplicates} duplicate lines skipped" if summary.duplicates else "")
+        )
+    if rematch_cases:
+        _print_rematch(app_ctx, ())
+
+
+def _print_rematch(app_ctx: AppContext, case_numbers: Sequence[str], details: int = 20) -> None:
+    from himaya.matching.rematch import rematch
+
+    results = rematch(app_ctx.store(), case_numbers)
+    if not results:
+        app_ctx.console.print("no cases to re-match")
+    for result in results:
+        app_ctx.console.print(
+            f"case {result.case}: {result.files_checked} files re-matched; "
+            f"{len(result.new)} new, {len(result.lost)} lost, {result.kept} kept matches",
+            highlight=False,
+        )
+        for sign, changes in (("+", result.new), ("-", result.lost)):
+            for change in changes[:details]:
+                label = f" category {change.category}" if change.category else ""
+                app_ctx.console.print(
+                    f"  {sign} {change.path}: {change.hashset} v{change.hashset_version} "
+                    f"{change.method} d={change.distance}{label}",
+                    highlight=False,
+                    markup=False,
+                )
+            if len(changes) > details:
+                app_ctx.console.print(f"  {sign} ... and {len(changes) - details} more (see the export)")
+
+
+@app.command("rematch")
+def rematch_command(
+    ctx: typer.Context,
+    case_numbers: Annotated[
+        list[str] | None, typer.Argument(metavar="[CASE]...", help="Cases to re-match (default: all).")
+    ] = None,
+    details: Annotated[int, typer.Option("--details", help="Changed matches listed per case.")] = 20,
+) -> None:
+    """Re-match stored cases against the latest hash-set versions; no evidence is read.
+
+    Uses the digests, PDQ hashes, dihedral variants and trimmed hashes already in the store. Matches
+    the new versions no longer support are retired (kept on record, left out of exports).
+    """
+    _print_rematch(_ctx(ctx), case_numbers or (), details)
 
 
 @hashset_app.command("list")
@@ -176,16 +260,31 @@ def hashset_list(ctx: typer.Context) -> None:
     from himaya.hashsets.listing import list_hash_sets
 
     app_ctx = _ctx(ctx)
-    table = Table("name", "kind", "version", "entries", "imported", "PDQ ≤", "quality ≥")
+    table = Table(
+        "name",
+        "kind",
+        "format",
+        "version",
+        "entries",
+        "+ / ~ / −",
+        "imported",
+        "PDQ ≤",
+        "quality ≥",
+        "dihedral",
+    )
     for row in list_hash_sets(app_ctx.store()):
+        changes = "" if row.added is None else f"{row.added} / {row.changed} / {row.removed}"
         table.add_row(
             row.name,
             row.kind,
+            row.format + (f" ({row.category_scheme})" if row.category_scheme else ""),
             str(row.version),
             str(row.entries),
+            changes,
             row.imported_at.strftime("%Y-%m-%d %H:%M"),
             str(row.pdq_threshold),
             str(row.pdq_min_quality),
+            "on" if row.dihedral else "off",
         )
     app_ctx.console.print(table)
 
@@ -302,26 +401,81 @@ def scan(
 def export(
     ctx: typer.Context,
     case_number: Annotated[str, typer.Argument(metavar="CASE_NUMBER", help="The case to export.")],
-    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="jsonl or csv (one record per file), vics (VICS 2.0 #Cases JSON) or icse (Interpol ICSE "
+            "CSV): the last two give one media item per distinct content, for partners' hash sets.",
+        ),
+    ] = "jsonl",
     only_matches: Annotated[bool, typer.Option("--only-matches", help="Only files with a match.")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write here instead of standard output.")] = None,
+    contact_name: Annotated[
+        str | None, typer.Option("--contact-name", help="VICS: the case contact.")
+    ] = None,
+    contact_email: Annotated[
+        str | None, typer.Option("--contact-email", help="VICS: contact e-mail.")
+    ] = None,
+    agency: Annotated[str | None, typer.Option("--agency", help="VICS: the submitting agency.")] = None,
 ) -> None:
-    """Export one record per file (path, digests, type, PDQ, status, matches)."""
-    from himaya.reports.export import export_case
+    """Export a case: one record per file (path, digests, type, PDQ, status, matches, category), or its
+    media as VICS / ICSE for partners. Never pictures or thumbnails."""
+    from himaya.hashsets.categories import CategoryMap
+    from himaya.reports.export import FORMATS, export_case
 
+    if fmt not in (*FORMATS, "vics", "icse"):
+        raise UsageError(
+            f"unknown export format {fmt!r}; use one of: {', '.join((*FORMATS, 'vics', 'icse'))}"
+        )
     app_ctx = _ctx(ctx)
+    store = app_ctx.store()
+    categories = CategoryMap.load(app_ctx.home)
+
+    def write_text(handle: TextIO) -> int:
+        if fmt == "icse":
+            from himaya.reports.known_material import export_case_icse
+
+            return export_case_icse(
+                store, case_number, handle, only_matches=only_matches, categories=categories
+            )
+        return export_case(store, case_number, fmt, handle, only_matches, categories)
+
+    def write_binary(handle: BinaryIO) -> int:
+        from himaya.reports.known_material import export_case_vics
+
+        return export_case_vics(
+            store,
+            case_number,
+            handle,
+            only_matches=only_matches,
+            contact_name=contact_name,
+            contact_email=contact_email,
+            agency=agency,
+            categories=categories,
+        )
+
     if out is None:
-        export_case(app_ctx.store(), case_number, fmt, sys.stdout, only_matches)
+        if fmt == "vics":
+            write_binary(sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        else:
+            write_text(sys.stdout)
         return
     # Write beside the target and rename at the end: a failed export never leaves a file that looks done.
     partial = out.with_name(out.name + ".partial")
     try:
-        with partial.open("w", encoding="utf-8", newline="") as handle:
-            count = export_case(app_ctx.store(), case_number, fmt, handle, only_matches)
+        if fmt == "vics":
+            with partial.open("wb") as binary:
+                count = write_binary(binary)
+        else:
+            with partial.open("w", encoding="utf-8", newline="") as handle:
+                count = write_text(handle)
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
-    app_ctx.console.print(f"{count} records written to {out}")
+    noun = "media items" if fmt in ("vics", "icse") else "records"
+    app_ctx.console.print(f"{count} {noun} written to {out}")
 
 
 @app.command()

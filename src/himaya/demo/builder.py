@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pdqhash
-from PIL import Image
+from PIL import Image, ImageOps
 
 from himaya.demo.archives import FIXED_TIME, bomb_zip, tar_gz, zip_bytes
 from himaya.demo.pictures import camera_exif, encode, photo_like
@@ -137,6 +137,17 @@ def build_demo(out_dir: Path) -> DemoLayout:
     files.add("Pictures/IMG_0004.png", png, "copy", "IMG_0004.jpg", "PNG re-encode, same pixels")
     files.add(
         "Pictures/IMG_0007_small.jpg", copy("IMG_0007.jpg", 0.5, 60), "copy", "IMG_0007.jpg", "50%, q60"
+    )
+    # Re-shared copies that plain PDQ misses: a mirrored picture (found by the dihedral variants) and a
+    # screenshot-like copy on a black canvas (found by the border-trimmed hash).
+    mirror = encode(ImageOps.mirror(_decoded(originals["IMG_0003.jpg"])), "JPEG", quality=80)
+    files.add("Pictures/IMG_0003_mirrored.jpg", mirror, "copy", "IMG_0003.jpg", "mirrored, q80")
+    files.add(
+        "Pictures/Screenshot_0002.png",
+        encode(_letterboxed(originals["IMG_0002.jpg"]), "PNG"),
+        "copy",
+        "IMG_0002.jpg",
+        "75% on a black 16:9 canvas, PNG",
     )
     broken = originals["IMG_0008.jpg"][: len(originals["IMG_0008.jpg"]) // 2]
     files.add("Pictures/broken.jpg", broken, "corrupt", "IMG_0008.jpg", "JPEG truncated at half")
@@ -289,6 +300,15 @@ def _resized(data: bytes, scale: float) -> Image.Image:
     image = _decoded(data)
     size = (round(image.width * scale), round(image.height * scale))
     return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def _letterboxed(data: bytes) -> Image.Image:
+    """The picture at 75% in the middle of a black 16:9 canvas, as a phone screenshot shows it."""
+    picture = _resized(data, 0.75)
+    height = picture.height + 2 * (picture.height // 8)
+    canvas = Image.new("RGB", (height * 16 // 9, height), (0, 0, 0))
+    canvas.paste(picture, ((canvas.width - picture.width) // 2, (height - picture.height) // 2))
+    return canvas
 
 
 def _distinct(number: int, size: tuple[int, int]) -> bytes:

@@ -20,6 +20,12 @@ class HashSetRow:
     imported_at: datetime
     pdq_threshold: int
     pdq_min_quality: int
+    format: str
+    category_scheme: str | None
+    dihedral: bool
+    added: int | None  # what the latest version changed against the one before (None: not recorded)
+    changed: int | None
+    removed: int | None
 
 
 def list_hash_sets(store: Store) -> list[HashSetRow]:
@@ -38,6 +44,12 @@ def list_hash_sets(store: Store) -> list[HashSetRow]:
                     imported_at=latest.imported_at,
                     pdq_threshold=hash_set.pdq_threshold,
                     pdq_min_quality=hash_set.pdq_min_quality,
+                    format=latest.format,
+                    category_scheme=latest.category_scheme,
+                    dihedral=hash_set.dihedral,
+                    added=latest.added_count,
+                    changed=latest.changed_count,
+                    removed=latest.removed_count,
                 )
             )
     return rows

@@ -5,7 +5,8 @@ shape (BOM, CRLF, comments, comma / semicolon / tab) and strict about content: e
 a known length, and a 64-digit value is refused unless the examiner says whether it is SHA256 or PDQ,
 because guessing would silently match against the wrong kind of fact.
 
-The whole file is read and checked before anything is returned, so an import is all-or-nothing.
+The importer writes what `iter_plain` yields inside one transaction and rolls it back on the first bad
+line, so an import is all-or-nothing without holding the list in memory.
 """
 
 from __future__ import annotations
@@ -17,18 +18,21 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from himaya.errors import HashSetFormatError, UsageError
+from himaya.hashsets.entries import HASH_TYPES, HEX_DIGITS, MAX_CATEGORY_LENGTH, HashType, ParsedEntry
 
-HashType = Literal["md5", "sha1", "sha256", "pdq"]
-HASH_TYPES: tuple[HashType, ...] = ("md5", "sha1", "sha256", "pdq")
-HEX_DIGITS: dict[HashType, int] = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
+__all__ = [
+    "HASH_TYPES",
+    "HEX_DIGITS",
+    "HashType",
+    "ParsedEntry",
+    "check_hash_type",
+    "iter_plain",
+    "read_plain",
+]
+
 _TYPE_BY_DIGITS: dict[int, HashType] = {32: "md5", 40: "sha1"}  # 64 is SHA256 or PDQ: never guessed
-
-# HashEntry.category is String(40); PostgreSQL enforces that, so a longer label must fail here, before the
-# import transaction starts, with a line number rather than a database error.
-MAX_CATEGORY_LENGTH = 40
 
 _HASH_LENGTHS = frozenset(HEX_DIGITS.values())
 
@@ -47,15 +51,6 @@ _HASH_COLUMNS: dict[str, HashType | None] = {
 }
 _OTHER_COLUMNS = frozenset({"category", "series"})
 _HEADER_HINT = "name the columns md5, sha1, sha256, pdq or hash, and optionally category and series"
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedEntry:
-    hash_type: HashType
-    value: str  # lower-case hex
-    category: str | None
-    series: str | None
-    line: int  # 1-based line in the source file, kept so an examiner can find the entry there
 
 
 @dataclass(frozen=True)
@@ -79,15 +74,26 @@ def check_hash_type(hash_type: str | None) -> HashType | None:
 
 
 def read_plain(path: Path, hash_type: str | None = None) -> list[ParsedEntry]:
-    """Every entry of a plain list or CSV file, duplicates removed (the first line wins).
+    """Every entry of a plain list or CSV file, duplicates removed (the first line wins)."""
+    entries: list[ParsedEntry] = []
+    seen: set[tuple[str, str]] = set()
+    for entry in iter_plain(path, hash_type):
+        key = (entry.hash_type, entry.value)
+        if key not in seen:
+            seen.add(key)
+            entries.append(entry)
+    return entries
+
+
+def iter_plain(path: Path, hash_type: str | None = None) -> Iterator[ParsedEntry]:
+    """The entries of a plain list or CSV file as they are read, duplicates included.
 
     `hash_type` is the type of every hash whose column does not name one (the CLI's `--type`); values
     of another length are then refused. Raises `HashSetFormatError` naming the line on the first problem.
     """
     declared = check_hash_type(hash_type)
     source = str(path)
-    entries: list[ParsedEntry] = []
-    seen: set[tuple[str, str]] = set()
+    found = 0
     delimiter: str | None = None
     layout: _Layout | None = None
     for line_no, text in _lines(path, source):
@@ -105,15 +111,12 @@ def read_plain(path: Path, hash_type: str | None = None) -> list[ParsedEntry]:
                 continue
             layout = _HEADERLESS
         for entry in _row_entries(fields, layout, declared, source, line_no, first_row):
-            key = (entry.hash_type, entry.value)
-            if key not in seen:
-                seen.add(key)
-                entries.append(entry)
-    if not entries:
+            found += 1
+            yield entry
+    if not found:
         raise HashSetFormatError(
             source, None, "no hashes found", "the file holds only blank lines, comments or a header row"
         )
-    return entries
 
 
 def _lines(path: Path, source: str) -> Iterator[tuple[int, str]]:

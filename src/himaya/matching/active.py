@@ -1,21 +1,26 @@
-"""What a scan matches against: the latest version of every hash set, loaded once per scan.
+"""What a scan or a re-match compares against: the latest version of every hash set, loaded once.
 
 Older versions stay in the store for the matches already made against them, but new matching uses only
-the latest: a hash withdrawn by its source must stop raising alerts.
+the active entries of each set: a hash withdrawn by its source must stop raising alerts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, insert, select
 from sqlalchemy.orm import Session
 
 from himaya.matching.exact import ExactHit, ExactMethod, lookup_exact
-from himaya.matching.pdq_index import PdqIndex
+from himaya.matching.index_store import pdq_index_for
 from himaya.matching.pdq_sets import ActivePdq, PdqHit, match_pdq, match_pdq_many
 from himaya.store.models import HashEntry, HashSet, HashSetVersion
+
+if TYPE_CHECKING:
+    from himaya.hashsets.nsrl import NsrlDatabase
 
 __all__ = [
     "ActiveHashSets",
@@ -37,12 +42,16 @@ class ActiveVersion:
     version: int
     pdq_threshold: int
     pdq_min_quality: int
+    format: str = "plain"
+    dihedral: bool = False
+    source_file: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class ActiveHashSets:
     versions: dict[int, ActiveVersion]  # by HashSetVersion.id
     pdq: tuple[ActivePdq, ...]  # only versions that hold PDQ entries
+    nsrl: list[tuple[ActiveVersion, NsrlDatabase]] = field(default_factory=list)
 
     @property
     def version_ids(self) -> list[int]:
@@ -55,20 +64,75 @@ class ActiveHashSets:
         sha1s: Iterable[str | None] = (),
         sha256s: Iterable[str | None] = (),
     ) -> dict[tuple[ExactMethod, str], list[ExactHit]]:
-        return lookup_exact(session, self.versions, md5s, sha1s, sha256s)
+        md5s, sha1s, sha256s = list(md5s), list(sha1s), list(sha256s)
+        hits = lookup_exact(session, self.versions, md5s, sha1s, sha256s)
+        for version, database in self.nsrl:
+            found = database.lookup(
+                md5s=[v for v in md5s if v], sha1s=[v for v in sha1s if v], sha256s=[v for v in sha256s if v]
+            )
+            for (method, value), entry_id in _nsrl_entries(session, version, found).items():
+                hit = ExactHit(entry_id, version.version_id, version.hash_set_name, version.kind, None)
+                hits.setdefault((method, value), []).append(hit)
+        return hits
 
     def match_pdq(self, pdq_hex: str, quality: int) -> list[PdqHit]:
         return match_pdq(self.pdq, pdq_hex, quality)
 
+    def close(self) -> None:
+        for _version, database in self.nsrl:
+            database.close()
+        self.nsrl = []
 
-def load_active(session: Session) -> ActiveHashSets:
+
+def _nsrl_entries(
+    session: Session, version: ActiveVersion, found: set[tuple[str, str]]
+) -> dict[tuple[ExactMethod, str], int]:
+    """Entry ids for NSRL hits. The database is looked up in place; only a digest that a case actually
+    holds becomes an entry row, because a match must point at an entry."""
+    ids: dict[tuple[ExactMethod, str], int] = {}
+    for method, value in sorted(found):
+        if method not in ("md5", "sha1", "sha256"):
+            continue
+        key: tuple[ExactMethod, str] = (method, value)  # type: ignore[assignment]
+        entry_id = session.scalar(
+            select(HashEntry.id).where(
+                HashEntry.hash_set_id == version.hash_set_id,
+                HashEntry.retired_version_id.is_(None),
+                HashEntry.hash_type == method,
+                HashEntry.value == value,
+            )
+        )
+        if entry_id is None:
+            entry_id = session.execute(
+                insert(HashEntry)
+                .values(
+                    version_id=version.version_id,
+                    hash_set_id=version.hash_set_id,
+                    hash_type=method,
+                    value=value,
+                )
+                .returning(HashEntry.id)
+            ).scalar_one()
+        ids[key] = entry_id
+    return ids
+
+
+def load_active(session: Session, index_dir: Path | None = None) -> ActiveHashSets:
+    """The latest version of every set. `index_dir` keeps each version's PDQ index on disk, so that a
+    list of millions is read from the store once, and a new version is derived from the previous one."""
     latest = (
         select(HashSetVersion.hash_set_id, func.max(HashSetVersion.version).label("version"))
         .group_by(HashSetVersion.hash_set_id)
         .subquery()
     )
     rows = session.execute(
-        select(HashSetVersion.id, HashSetVersion.version, HashSet)
+        select(
+            HashSetVersion.id,
+            HashSetVersion.version,
+            HashSetVersion.format,
+            HashSetVersion.source_file,
+            HashSet,
+        )
         .join(HashSet, HashSet.id == HashSetVersion.hash_set_id)
         .join(
             latest,
@@ -88,23 +152,31 @@ def load_active(session: Session) -> ActiveHashSets:
             version=version,
             pdq_threshold=hash_set.pdq_threshold,
             pdq_min_quality=hash_set.pdq_min_quality,
+            format=fmt,
+            dihedral=hash_set.dihedral,
+            source_file=source_file,
         )
-        for version_id, version, hash_set in rows
+        for version_id, version, fmt, source_file, hash_set in rows
     }
-    return ActiveHashSets(versions=versions, pdq=_load_pdq(session, versions))
+    active = ActiveHashSets(versions=versions, pdq=_load_pdq(session, versions, index_dir))
+    for version in versions.values():
+        if version.format == "nsrl" and version.source_file:
+            from himaya.hashsets.nsrl import NsrlDatabase
+
+            active.nsrl.append((version, NsrlDatabase.open(Path(version.source_file))))
+    return active
 
 
-def _load_pdq(session: Session, versions: dict[int, ActiveVersion]) -> tuple[ActivePdq, ...]:
+def _load_pdq(
+    session: Session, versions: dict[int, ActiveVersion], index_dir: Path | None
+) -> tuple[ActivePdq, ...]:
     loaded: list[ActivePdq] = []
     for version in sorted(versions.values(), key=lambda v: v.hash_set_name):
-        rows = session.execute(
-            select(HashEntry.id, HashEntry.value)
-            .where(HashEntry.version_id == version.version_id, HashEntry.hash_type == "pdq")
-            .order_by(HashEntry.id)
-        ).all()
-        if not rows:
+        if version.format == "nsrl":
             continue
-        index = PdqIndex.from_hex([entry_id for entry_id, _ in rows], [value for _, value in rows])
+        index = pdq_index_for(session, version.hash_set_id, version.version_id, index_dir)
+        if index is None:
+            continue
         loaded.append(
             ActivePdq(
                 version_id=version.version_id,
@@ -113,6 +185,7 @@ def _load_pdq(session: Session, versions: dict[int, ActiveVersion]) -> tuple[Act
                 threshold=version.pdq_threshold,
                 min_quality=version.pdq_min_quality,
                 index=index,
+                dihedral=version.dihedral,
             )
         )
     return tuple(loaded)

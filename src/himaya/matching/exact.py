@@ -38,12 +38,14 @@ def lookup_exact(
     sha1s: Iterable[str | None] = (),
     sha256s: Iterable[str | None] = (),
 ) -> dict[tuple[ExactMethod, str], list[ExactHit]]:
-    """Hits per (method, lower-case value) among the entries of `versions` (id → version); values without
-    a hit are absent. Input is normalised (case, surrounding space); None and empty values are skipped."""
-    if not versions:
+    """Hits per (method, lower-case value) among the active entries of the sets whose latest versions are
+    `versions` (id → version); values without a hit are absent. Input is normalised (case, surrounding
+    space); None and empty values are skipped. Attached NSRL sets are not looked up here."""
+    by_set = {version.hash_set_id: version for version in versions.values() if version.format != "nsrl"}
+    if not by_set:
         return {}
-    version_ids = sorted(versions)
-    per_query = max(1, min(MAX_VALUES_PER_QUERY, SQLITE_MAX_PARAMETERS - len(version_ids) - 1))
+    set_ids = sorted(by_set)
+    per_query = max(1, min(MAX_VALUES_PER_QUERY, SQLITE_MAX_PARAMETERS - len(set_ids) - 1))
     hits: dict[tuple[ExactMethod, str], list[ExactHit]] = {}
     wanted: tuple[tuple[ExactMethod, Iterable[str | None]], ...] = (
         ("md5", md5s),
@@ -54,15 +56,16 @@ def lookup_exact(
         values = sorted({value.strip().lower() for value in raw_values if value and value.strip()})
         for start in range(0, len(values), per_query):
             rows = session.execute(
-                select(HashEntry.id, HashEntry.version_id, HashEntry.value, HashEntry.category).where(
+                select(HashEntry.id, HashEntry.hash_set_id, HashEntry.value, HashEntry.category).where(
                     HashEntry.hash_type == method,
                     HashEntry.value.in_(values[start : start + per_query]),
-                    HashEntry.version_id.in_(version_ids),
+                    HashEntry.hash_set_id.in_(set_ids),
+                    HashEntry.retired_version_id.is_(None),
                 )
             )
-            for entry_id, version_id, value, category in rows:
-                version = versions[version_id]
-                hit = ExactHit(entry_id, version_id, version.hash_set_name, version.kind, category)
+            for entry_id, hash_set_id, value, category in rows:
+                version = by_set[hash_set_id]
+                hit = ExactHit(entry_id, version.version_id, version.hash_set_name, version.kind, category)
                 hits.setdefault((method, value), []).append(hit)
     for found in hits.values():
         found.sort(key=lambda hit: (hit.hash_set_name, hit.entry_id))

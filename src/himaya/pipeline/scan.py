@@ -146,7 +146,7 @@ def run_scan(
         session.add(run)
         session.flush()
         run_id = run.id
-        active = load_active(session)
+        active = load_active(session, store.index_dir)
 
     context = WorkerContext(
         settings=settings,
@@ -186,6 +186,7 @@ def run_scan(
     finally:
         if pool is not None:
             pool.shutdown()
+        active.close()
     _record(store, run_id, totals, status=status)
     return ScanSummary(
         scan_run_id=run_id,

@@ -22,7 +22,7 @@ from himaya.analyzers.filetype import SNIFF_BYTES, sniff
 from himaya.analyzers.image import ImageError, analyze_image, is_image_mime, pdq_full_resolution
 from himaya.config import PdqSettings, ScanSettings
 from himaya.errors import EvidenceError
-from himaya.matching.pdq_sets import ActivePdq, match_pdq
+from himaya.matching.pdq_sets import ActivePdq, match_media, media_queries
 from himaya.pipeline.tasks import Task, TaskFile
 from himaya.security.spool import EncryptedSpool
 from himaya.sources.archive import ExtractionBudget, detect_archive, iter_members
@@ -290,24 +290,31 @@ def _near_threshold(pdq: PdqFacts, pdq_sets: list[ActivePdq], settings: PdqSetti
     """Could the reduced decode's drift change a decision? Then decide on the full-resolution hash.
 
     Drift moves the distance by a few bits and the quality by a few points, so both the distance
-    threshold and the quality floor have a margin around them.
+    threshold and the quality floor have a margin around them. Every hash the set compares counts: the
+    picture's own, its rotated / mirrored variants if the set uses them, and the trimmed content's.
     """
     margin = settings.rehash_margin
     for active in pdq_sets:
-        if pdq.quality < active.min_quality - settings.quality_margin:
+        queries = [
+            query
+            for query in media_queries(pdq, active.dihedral)
+            if query.quality >= active.min_quality - settings.quality_margin
+        ]
+        if not queries:
             continue
-        quality_borderline = pdq.quality < active.min_quality + settings.quality_margin
         low, high = active.threshold - margin, min(active.threshold + margin, PDQ_BITS)
-        for _entry_id, distance in active.index.search(pdq.hash_hex, high):
-            if distance > low or quality_borderline:
+        found = active.index.search_many([query.hash_hex for query in queries], high)
+        for query, hits in zip(queries, found, strict=True):
+            quality_borderline = query.quality < active.min_quality + settings.quality_margin
+            if any(distance > low or quality_borderline for _entry_id, distance in hits):
                 return True
     return False
 
 
 def _pdq_matches(pdq: PdqFacts, pdq_sets: list[ActivePdq]) -> list[PdqMatchFact]:
     return [
-        PdqMatchFact(hit.entry_id, hit.version_id, hit.kind, hit.distance)
-        for hit in match_pdq(pdq_sets, pdq.hash_hex, pdq.quality)
+        PdqMatchFact(hit.entry_id, hit.version_id, hit.kind, hit.distance, hit.method)
+        for hit in match_media(pdq_sets, pdq)
     ]
 
 

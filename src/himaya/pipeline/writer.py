@@ -124,6 +124,7 @@ def _add_media(session: Session, facts: FileFacts, row: File) -> None:
         return
     pdq = media.pdq
     exif = media.exif
+    trimmed = pdq.trimmed if pdq else None
     session.add(
         MediaFacts(
             file_id=row.id,
@@ -132,6 +133,10 @@ def _add_media(session: Session, facts: FileFacts, row: File) -> None:
             pdq=pdq.hash_hex if pdq else None,
             pdq_quality=pdq.quality if pdq else None,
             pdq_pipeline=pdq.pipeline if pdq else None,
+            pdq_dihedral=",".join(pdq.dihedral) if pdq and pdq.dihedral else None,
+            pdq_trimmed=trimmed.hash_hex if trimmed else None,
+            pdq_trimmed_quality=trimmed.quality if trimmed else None,
+            pdq_trimmed_pipeline=trimmed.pipeline if trimmed else None,
             exif_make=exif.make,
             exif_model=exif.model,
             exif_serial=exif.body_serial,
@@ -158,10 +163,13 @@ def _add_matches(
     for method, value in digests:
         for hit in hits.get((method, value), []) if value else []:
             candidates.append((hit.entry_id, hit.version_id, hit.kind, method, 0, None))
-    pipeline = facts.media.pdq.pipeline if facts.media and facts.media.pdq else None
+    pdq = facts.media.pdq if facts.media else None
     for pdq_hit in facts.pdq_matches:
+        pipeline = pdq.pipeline if pdq else None
+        if pdq_hit.method == "pdq-trimmed" and pdq is not None and pdq.trimmed is not None:
+            pipeline = pdq.trimmed.pipeline
         candidates.append(
-            (pdq_hit.entry_id, pdq_hit.version_id, pdq_hit.kind, "pdq", pdq_hit.distance, pipeline)
+            (pdq_hit.entry_id, pdq_hit.version_id, pdq_hit.kind, pdq_hit.method, pdq_hit.distance, pipeline)
         )
     alerts = 0
     seen: set[int] = set()

@@ -7,6 +7,7 @@ import json
 from typing import Any, TextIO
 
 from himaya.errors import UsageError
+from himaya.hashsets.categories import CategoryMap
 from himaya.reports.records import contract_record, file_records, find_case
 from himaya.store.db import Store
 
@@ -14,6 +15,7 @@ FORMATS = ("jsonl", "csv")
 CSV_FIELDS = [
     "case", "evidence", "path", "size", "md5", "sha1", "sha256", "mime", "pdq", "pdq_quality",
     "deleted", "status", "error", "matches", "extension_mismatch", "locator",
+    "file_category", "category_labels", "categories_disagree",
 ]  # fmt: skip
 
 # A spreadsheet treats a cell starting with these as a formula; evidence file names are hostile input.
@@ -34,7 +36,14 @@ def _matches_cell(matches: list[dict[str, Any]]) -> str:
     return "; ".join(cells)
 
 
-def export_case(store: Store, case_number: str, fmt: str, out: TextIO, only_matches: bool = False) -> int:
+def export_case(
+    store: Store,
+    case_number: str,
+    fmt: str,
+    out: TextIO,
+    only_matches: bool = False,
+    categories: CategoryMap | None = None,
+) -> int:
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}")
     count = 0
@@ -45,10 +54,11 @@ def export_case(store: Store, case_number: str, fmt: str, out: TextIO, only_matc
         writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n") if fmt == "csv" else None
         if writer is not None:
             writer.writeheader()
-        for item, file, matches in file_records(session, case, only_matches):
+        for item, file, matches in file_records(session, case, only_matches, categories):
             record = contract_record(case, item, file, matches)
             if writer is not None:
                 record["matches"] = _matches_cell(record["matches"])
+                record["category_labels"] = "; ".join(record["category_labels"])
                 writer.writerow({k: _csv_cell(v) for k, v in record.items()})
             else:
                 out.write(json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n")

@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 
 from himaya import __version__
-from himaya.reports.records import MatchRecord, file_records, find_case
+from himaya.reports.records import MatchRecord, file_category, file_records, find_case
 from himaya.store.db import Store
 from himaya.store.models import EvidenceItem, File, ScanRun
 
@@ -40,7 +40,9 @@ class ReportData:
     errors: int = 0
     matched_files: int = 0
     bytes_total: int = 0
-    by_category: Counter[str] = field(default_factory=Counter)
+    by_category: Counter[str] = field(default_factory=Counter)  # source labels
+    by_internal: Counter[str] = field(default_factory=Counter)  # files per category on Himaya's scale
+    disagreements: int = 0  # files whose alert sets put them in different categories
     by_method: Counter[str] = field(default_factory=Counter)
     by_mime: Counter[str] = field(default_factory=Counter)
     matches: list[MatchRow] = field(default_factory=list)
@@ -78,6 +80,9 @@ def collect(store: Store, case_number: str) -> ReportData:
                 # A file counts once per category, however many entries it matched.
                 for category in {m.category or "uncategorised" for m in alerts}:
                     data.by_category[category] += 1
+                verdict = file_category(matches)
+                data.by_internal[verdict.category or "uncategorized"] += 1
+                data.disagreements += verdict.disagreement
             for m in matches:
                 data.by_method[m.method] += 1
                 data.matches.append(MatchRow(item.name, file, m))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import SQLColumnExpression, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.interfaces import LoaderOption
 
 from himaya.errors import CaseNotFoundError
+from himaya.hashsets.categories import UNCATEGORIZED, CategoryMap
 from himaya.store.models import Case, EvidenceItem, File, HashEntry, HashSetVersion, Match
 
 
@@ -20,9 +23,13 @@ class MatchRecord:
     kind: str
     method: str
     distance: int
-    category: str | None
+    category: str | None  # the source's own label
     series: str | None
     pdq_pipeline: str | None
+    internal_category: str = UNCATEGORIZED  # on Himaya's scale (docs/categories.md)
+    category_scheme: str | None = None
+    victim_identified: bool | None = None
+    offender_identified: bool | None = None
 
     def contract(self) -> dict[str, Any]:
         return {
@@ -32,7 +39,36 @@ class MatchRecord:
             "method": self.method,
             "distance": self.distance,
             "category": self.category,
+            # Grown: the label on Himaya's one scale, and the scheme the label belongs to.
+            "internal_category": self.internal_category,
+            "category_scheme": self.category_scheme,
         }
+
+
+@dataclass(frozen=True)
+class FileCategory:
+    """A file's category from its alert matches: the most severe wins; disagreement stays visible."""
+
+    category: str | None  # None: no alert match
+    labels: tuple[str, ...]  # every distinct "set: label" that an alert match gave
+    disagreement: bool  # alert matches put the file in different internal categories
+
+
+def file_category(matches: list[MatchRecord], categories: CategoryMap | None = None) -> FileCategory:
+    categories = categories or _default_categories()
+    alerts = [m for m in matches if m.kind == "alert"]
+    if not alerts:
+        return FileCategory(None, (), False)
+    internals = {m.internal_category for m in alerts}
+    labels = tuple(sorted({f"{m.hashset}: {m.category}" for m in alerts if m.category}))
+    # An alert without a label says nothing about the category, so it does not count as disagreeing.
+    labelled = {m.internal_category for m in alerts if m.category}
+    return FileCategory(categories.most_severe(internals), labels, len(labelled) > 1)
+
+
+@lru_cache(maxsize=1)
+def _default_categories() -> CategoryMap:
+    return CategoryMap.default()
 
 
 def find_case(session: Session, case_number: str) -> Case:
@@ -42,11 +78,15 @@ def find_case(session: Session, case_number: str) -> Case:
     return case
 
 
-def _match_records(matches: list[Match]) -> list[MatchRecord]:
+def match_records(matches: list[Match], categories: CategoryMap | None = None) -> list[MatchRecord]:
+    categories = categories or _default_categories()
     records = []
     for m in matches:
+        if m.retired_at is not None:  # retired by a re-match: history, not a current match
+            continue
         version: HashSetVersion = m.hash_set_version
         entry: HashEntry = m.entry
+        scheme = version.category_scheme
         records.append(
             MatchRecord(
                 hashset=version.hash_set.name,
@@ -57,6 +97,10 @@ def _match_records(matches: list[Match]) -> list[MatchRecord]:
                 category=entry.category,
                 series=entry.series,
                 pdq_pipeline=m.pdq_pipeline,
+                internal_category=categories.internal(entry.category, scheme),
+                category_scheme=scheme,
+                victim_identified=entry.victim_identified,
+                offender_identified=entry.offender_identified,
             )
         )
     return sorted(
@@ -76,29 +120,32 @@ def _code_point_order(session: Session, *columns: SQLColumnExpression[str]) -> l
     return list(columns)
 
 
+def with_media_and_matches() -> tuple[LoaderOption, ...]:
+    """Loader options for files read with their media facts and matches (entry, version, set)."""
+    return (
+        selectinload(File.media),
+        selectinload(File.matches).selectinload(Match.entry),
+        selectinload(File.matches).selectinload(Match.hash_set_version).selectinload(HashSetVersion.hash_set),
+    )
+
+
 def file_records(
-    session: Session, case: Case, only_matches: bool = False
+    session: Session, case: Case, only_matches: bool = False, categories: CategoryMap | None = None
 ) -> Iterator[tuple[EvidenceItem, File, list[MatchRecord]]]:
     """Every file of the case in a stable order (evidence name, path, locator), with its matches."""
     query = (
         select(File, EvidenceItem)
         .join(EvidenceItem, File.evidence_id == EvidenceItem.id)
         .where(EvidenceItem.case_id == case.id)
-        .options(
-            selectinload(File.media),
-            selectinload(File.matches).selectinload(Match.entry),
-            selectinload(File.matches)
-            .selectinload(Match.hash_set_version)
-            .selectinload(HashSetVersion.hash_set),
-        )
+        .options(*with_media_and_matches())
         .order_by(*_code_point_order(session, EvidenceItem.name), EvidenceItem.id)
         .order_by(*_code_point_order(session, File.path, File.locator))
         .execution_options(yield_per=500)
     )
     if only_matches:
-        query = query.where(File.matches.any())
+        query = query.where(File.matches.any(Match.retired_at.is_(None)))
     for file, item in session.execute(query):
-        yield item, file, _match_records(list(file.matches))
+        yield item, file, match_records(list(file.matches), categories)
 
 
 def contract_record(case: Case, item: EvidenceItem, file: File, matches: list[MatchRecord]) -> dict[str, Any]:
@@ -123,4 +170,15 @@ def contract_record(case: Case, item: EvidenceItem, file: File, matches: list[Ma
         "extension_mismatch": bool(file.extension_mismatch),
         # The path with each archive member's index (`a.zip!#3/b.jpg`): unique even where names repeat.
         "locator": file.locator,
+        # Grown: the file's category on Himaya's scale (most severe alert match), every source label
+        # behind it, and whether the sets disagree.
+        **_category_fields(file_category(matches)),
+    }
+
+
+def _category_fields(category: FileCategory) -> dict[str, Any]:
+    return {
+        "file_category": category.category,
+        "category_labels": list(category.labels),
+        "categories_disagree": category.disagreement,
     }

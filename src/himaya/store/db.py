@@ -7,6 +7,7 @@ rather than refuse, because an examiner may knowingly work on a share with one w
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Iterator
@@ -60,16 +61,36 @@ def migrate(engine: Engine) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            # SQLite alters a table by copying it and dropping the old one, which foreign keys pointing
+            # at it forbid. They are switched off for the upgrade (outside a transaction: SQLite ignores
+            # the pragma inside one) and every row is checked against them afterwards.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                cfg.attributes["connection"] = connection
+                command.upgrade(cfg, "head")
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                connection.commit()
+                if broken:
+                    raise RuntimeError(f"the store upgrade left rows pointing nowhere: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 class Store:
     """A migrated database plus a session factory. One per process; workers never get one."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, index_dir: Path | None = None) -> None:
         self.engine = engine
+        # Hash-set PDQ indexes cached on disk (see himaya.matching.index_store); None: built in memory.
+        self.index_dir = index_dir
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @contextmanager
@@ -107,4 +128,6 @@ def open_store(home: Path) -> Store:
         )
     engine = make_engine(url)
     migrate(engine)
-    return Store(engine)
+    # Per database, so that two stores sharing a home (SQLite and a PostgreSQL server) never mix indexes.
+    tag = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return Store(engine, index_dir=home / "indexes" / tag)

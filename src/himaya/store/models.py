@@ -137,6 +137,12 @@ class MediaFacts(Base):
     exif_datetime: Mapped[str | None] = mapped_column(String(40))
     gps_lat: Mapped[float | None] = mapped_column(Float)
     gps_lon: Mapped[float | None] = mapped_column(Float)
+    # The other seven dihedral variants (comma-separated hex) and the border-trimmed hash: kept so that a
+    # re-match finds rotated, mirrored and re-framed copies without reading the evidence again.
+    pdq_dihedral: Mapped[str | None] = mapped_column(Text)
+    pdq_trimmed: Mapped[str | None] = mapped_column(String(64))
+    pdq_trimmed_quality: Mapped[int | None] = mapped_column(Integer)
+    pdq_trimmed_pipeline: Mapped[str | None] = mapped_column(String(80))
     thumbnail_blob: Mapped[str | None] = mapped_column(String(80))
     blurred_blob: Mapped[str | None] = mapped_column(String(80))
 
@@ -153,6 +159,9 @@ class HashSet(Base):
     category_scheme: Mapped[str | None] = mapped_column(String(40))
     pdq_threshold: Mapped[int] = mapped_column(Integer, default=31)
     pdq_min_quality: Mapped[int] = mapped_column(Integer, default=50)
+    # Also compare rotated and mirrored variants of each picture (method "pdq-dihedral"); on by default
+    # for alert sets, where a mirrored copy of known material must not slip through.
+    dihedral: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     versions: Mapped[list[HashSetVersion]] = relationship(
@@ -171,17 +180,33 @@ class HashSetVersion(Base):
     source_file: Mapped[str | None] = mapped_column(Text)
     source_sha256: Mapped[str | None] = mapped_column(String(64))
     format: Mapped[str] = mapped_column(String(20))
-    entry_count: Mapped[int] = mapped_column(Integer, default=0)
+    category_scheme: Mapped[str | None] = mapped_column(String(40))  # vics | ncmec | caid | icse | custom
+    entry_count: Mapped[int] = mapped_column(Integer, default=0)  # entries active in this version
+    # What this version changed against the one before it (a changed entry kept its hash but got a new
+    # category, series, flag or detail). None for versions imported before this was recorded.
+    added_count: Mapped[int | None] = mapped_column(Integer)
+    removed_count: Mapped[int | None] = mapped_column(Integer)
+    changed_count: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[str | None] = mapped_column(Text)  # JSON: e.g. an attached NSRL database's version
 
     hash_set: Mapped[HashSet] = relationship(back_populates="versions")
 
 
 class HashEntry(Base):
+    """One hash of a set, alive from the version that added it until the version that retired it.
+
+    An entry that a new version keeps unchanged keeps its row and id, so a monthly update of a list of
+    millions writes only what changed, and matches made against the entry stay attached to it. The
+    entries of version k are those added at or before k and not retired at or before k.
+    """
+
     __tablename__ = "hash_entries"
     __table_args__ = (Index("ix_hash_entries_lookup", "hash_type", "value"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    version_id: Mapped[int] = mapped_column(ForeignKey("hash_set_versions.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("hash_set_versions.id"), index=True)  # added in
+    hash_set_id: Mapped[int] = mapped_column(ForeignKey("hash_sets.id"), index=True)
+    retired_version_id: Mapped[int | None] = mapped_column(ForeignKey("hash_set_versions.id"))
     hash_type: Mapped[str] = mapped_column(String(10))  # md5 | sha1 | sha256 | pdq
     value: Mapped[str] = mapped_column(String(64))  # lower-case hex
     category: Mapped[str | None] = mapped_column(String(40))  # the source's own label
@@ -189,6 +214,8 @@ class HashEntry(Base):
     victim_identified: Mapped[bool | None] = mapped_column(Boolean)
     offender_identified: Mapped[bool | None] = mapped_column(Boolean)
     line: Mapped[int | None] = mapped_column(Integer)  # where the entry stood in the source file
+    media_id: Mapped[str | None] = mapped_column(String(200))  # VICS MediaID, ICSE Image ID
+    details: Mapped[str | None] = mapped_column(Text)  # JSON of the source's other fields (PhotoDNA, ...)
 
 
 class Match(Base):
@@ -199,11 +226,32 @@ class Match(Base):
     file_id: Mapped[int] = mapped_column(ForeignKey("files.id"), index=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("hash_entries.id"), index=True)
     hash_set_version_id: Mapped[int] = mapped_column(ForeignKey("hash_set_versions.id"))
-    method: Mapped[str] = mapped_column(String(20))  # md5 | sha1 | sha256 | pdq
+    method: Mapped[str] = mapped_column(String(20))  # md5 | sha1 | sha256 | pdq | pdq-dihedral | pdq-trimmed
     distance: Mapped[int] = mapped_column(Integer, default=0)
     pdq_pipeline: Mapped[str | None] = mapped_column(String(80))
     matched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # A re-match that no longer finds this match (the entry was withdrawn or re-categorised) retires it
+    # rather than deleting it: what was alerted on, and when, stays on record.
+    rematch_run_id: Mapped[int | None] = mapped_column(ForeignKey("rematch_runs.id"))  # made by
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retired_run_id: Mapped[int | None] = mapped_column(ForeignKey("rematch_runs.id"))
 
     file: Mapped[File] = relationship(back_populates="matches")
     entry: Mapped[HashEntry] = relationship()
     hash_set_version: Mapped[HashSetVersion] = relationship()
+
+
+class RematchRun(Base):
+    """One `himaya rematch` of one case: stored facts against the hash sets' latest versions."""
+
+    __tablename__ = "rematch_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    versions_json: Mapped[str] = mapped_column(Text)  # {"hash set name": version, ...} matched against
+    files_checked: Mapped[int] = mapped_column(Integer, default=0)
+    new_matches: Mapped[int] = mapped_column(Integer, default=0)
+    lost_matches: Mapped[int] = mapped_column(Integer, default=0)
+    kept_matches: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,145 @@
+"""Each hash-set version's PDQ index, kept on disk beside the store so a list of millions is read once.
+
+The files are caches of what the store holds (entry ids and their hashes), written in numpy's format
+without pickle, so a tampered file cannot run code. An index whose size disagrees with the store is
+rebuilt. A new version's index is derived from the previous version's: entries it retired are dropped
+and entries it added are appended, because entries a version keeps unchanged keep their ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from himaya.matching.pdq_index import PDQ_BYTES, PdqIndex, pdq_codes
+from himaya.store.models import HashEntry, HashSetVersion
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK = 100_000  # rows per fetch while reading a list's PDQ entries from the store
+
+
+def _index_path(index_dir: Path, hash_set_id: int, version_id: int) -> Path:
+    return index_dir / f"pdq-set{hash_set_id}-version{version_id}"
+
+
+def _active_pdq(hash_set_id: int) -> tuple[ColumnElement[bool], ...]:
+    return (
+        HashEntry.hash_set_id == hash_set_id,
+        HashEntry.hash_type == "pdq",
+        HashEntry.retired_version_id.is_(None),
+    )
+
+
+def pdq_index_for(
+    session: Session, hash_set_id: int, version_id: int, index_dir: Path | None
+) -> PdqIndex | None:
+    """The PDQ index of a set's latest version (`version_id`); None when it holds no PDQ entries."""
+    expected = (
+        session.scalar(select(func.count()).select_from(HashEntry).where(*_active_pdq(hash_set_id))) or 0
+    )
+    if expected == 0:
+        return None
+    if index_dir is None:
+        return _build(session, hash_set_id)
+    path = _index_path(index_dir, hash_set_id, version_id)
+    index = _load(path)
+    if index is not None and len(index) == expected:
+        return index
+    index = _derive(session, hash_set_id, version_id, index_dir)
+    if index is None or len(index) != expected:
+        index = _build(session, hash_set_id)
+    _save(index, path)
+    _drop_older(index_dir, hash_set_id, keep=path)
+    # Served from the file from now on: memory-mapped, and sent to scan workers as its path.
+    return _load(path) or index
+
+
+def _load(path: Path) -> PdqIndex | None:
+    if not path.exists():
+        return None
+    try:
+        return PdqIndex.load(path, mmap=True)
+    except (OSError, ValueError) as error:
+        log.warning("PDQ index %s is unreadable (%s); rebuilding it from the store", path, error)
+        return None
+
+
+def _save(index: PdqIndex, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial) if partial.is_dir() else partial.unlink()
+    index.save(partial)
+    if path.exists():
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    partial.rename(path)  # readers see the old index or the new one, never half of one
+
+
+def _drop_older(index_dir: Path, hash_set_id: int, keep: Path) -> None:
+    """Remove the set's indexes but `keep` and the one before it: a scan that started before this
+    version may still be mapping (or restarting workers on) the previous one."""
+
+    def version_of(folder: Path) -> int:
+        return int(folder.name.rsplit("version", 1)[1])
+
+    older = sorted(
+        (old for old in index_dir.glob(f"pdq-set{hash_set_id}-version*") if old.name[-1].isdigit()),
+        key=version_of,
+    )
+    for old in older[:-2] if keep in older else older:
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
+
+
+def _derive(session: Session, hash_set_id: int, version_id: int, index_dir: Path) -> PdqIndex | None:
+    """The new version's index from the previous version's file, when there is one."""
+    version = session.get(HashSetVersion, version_id)
+    if version is None or version.version <= 1:
+        return None
+    previous_id = session.scalar(
+        select(HashSetVersion.id).where(
+            HashSetVersion.hash_set_id == hash_set_id, HashSetVersion.version == version.version - 1
+        )
+    )
+    if previous_id is None:
+        return None
+    previous = _load(_index_path(index_dir, hash_set_id, previous_id))
+    if previous is None:
+        return None
+    removed = session.scalars(
+        select(HashEntry.id).where(
+            HashEntry.hash_set_id == hash_set_id,
+            HashEntry.hash_type == "pdq",
+            HashEntry.retired_version_id == version_id,
+        )
+    ).all()
+    added = session.execute(
+        select(HashEntry.id, HashEntry.value)
+        .where(*_active_pdq(hash_set_id), HashEntry.version_id == version_id)
+        .order_by(HashEntry.id)
+    ).all()
+    ids = np.asarray([entry_id for entry_id, _ in added], dtype=np.int64)
+    codes = pdq_codes([value for _, value in added]) if added else np.zeros((0, PDQ_BYTES), np.uint8)
+    return previous.updated(np.asarray(removed, dtype=np.int64), ids, codes)
+
+
+def _build(session: Session, hash_set_id: int) -> PdqIndex:
+    """Read the set's active PDQ entries in chunks straight into the index's arrays."""
+    id_chunks: list[np.ndarray] = []
+    code_chunks: list[np.ndarray] = []
+    result = session.execute(
+        select(HashEntry.id, HashEntry.value).where(*_active_pdq(hash_set_id)).order_by(HashEntry.id),
+        execution_options={"yield_per": READ_CHUNK},
+    )
+    for chunk in result.partitions(READ_CHUNK):
+        id_chunks.append(np.fromiter((row[0] for row in chunk), dtype=np.int64, count=len(chunk)))
+        code_chunks.append(pdq_codes([row[1] for row in chunk]))
+    if not id_chunks:
+        return PdqIndex(np.zeros(0, np.int64), np.zeros((0, PDQ_BYTES), np.uint8))
+    return PdqIndex(np.concatenate(id_chunks), np.concatenate(code_chunks))

@@ -166,15 +166,18 @@ def run_scan(
         todo, totals.skipped, bytes_total = _plan(store, items)
         with ScanProgress(console, bytes_total, quiet=quiet) as progress:
             for written in _results(batch(todo), context, pool, progress.analysed):
-                counts = _commit(store, run_id, active, written)
-                totals.written += counts.written
-                totals.skipped += counts.skipped
-                totals.errors += counts.errors
-                totals.matched_files += counts.matched_files
-                totals.bytes += counts.bytes
+                # A Ctrl-C between the commit and the tally would leave committed files uncounted in
+                # the run's record, so it is held until both are done.
+                with _ctrl_c_deferred():
+                    counts = _commit(store, run_id, active, written)
+                    totals.written += counts.written
+                    totals.skipped += counts.skipped
+                    totals.errors += counts.errors
+                    totals.matched_files += counts.matched_files
+                    totals.bytes += counts.bytes
+                    _record(store, run_id, totals, status="running")
                 done_bytes = sum(task.bytes for task, _ in written if task is not None)
                 progress.committed(done_bytes, counts.matched_files, counts.errors)
-                _record(store, run_id, totals, status="running")
     except KeyboardInterrupt:
         status = "interrupted"
         console.print(
@@ -403,6 +406,19 @@ def _sigint_ignored() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """SIGINT waits (blocked, then delivered) until the block ends; only the main thread can do this."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _commit(

@@ -201,11 +201,16 @@ class HashEntry(Base):
     """
 
     __tablename__ = "hash_entries"
-    __table_args__ = (Index("ix_hash_entries_lookup", "hash_type", "value"),)
+    __table_args__ = (
+        Index("ix_hash_entries_lookup", "hash_type", "value"),
+        # A set's own entries by hash: what an import compares its staging table with. Without it the
+        # planner walks every entry of the set for each staged row (quadratic on a list of millions).
+        Index("ix_hash_entries_set_hash", "hash_set_id", "hash_type", "value"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("hash_set_versions.id"), index=True)  # added in
-    hash_set_id: Mapped[int] = mapped_column(ForeignKey("hash_sets.id"), index=True)
+    hash_set_id: Mapped[int] = mapped_column(ForeignKey("hash_sets.id"))
     retired_version_id: Mapped[int | None] = mapped_column(ForeignKey("hash_set_versions.id"))
     hash_type: Mapped[str] = mapped_column(String(10))  # md5 | sha1 | sha256 | pdq
     value: Mapped[str] = mapped_column(String(64))  # lower-case hex

@@ -70,7 +70,7 @@ def upgrade() -> None:
         batch_op.create_foreign_key(
             "fk_hash_entries_retired_version_id", "hash_set_versions", ["retired_version_id"], ["id"]
         )
-        batch_op.create_index(batch_op.f("ix_hash_entries_hash_set_id"), ["hash_set_id"], unique=False)
+        batch_op.create_index("ix_hash_entries_set_hash", ["hash_set_id", "hash_type", "value"], unique=False)
 
     with op.batch_alter_table("media_facts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("pdq_dihedral", sa.Text(), nullable=True))
@@ -97,7 +97,7 @@ def downgrade() -> None:
         for column in ("pdq_trimmed_pipeline", "pdq_trimmed_quality", "pdq_trimmed", "pdq_dihedral"):
             batch_op.drop_column(column)
     with op.batch_alter_table("hash_entries", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_hash_entries_hash_set_id"))
+        batch_op.drop_index("ix_hash_entries_set_hash")
         batch_op.drop_constraint("fk_hash_entries_retired_version_id", type_="foreignkey")
         batch_op.drop_constraint("fk_hash_entries_hash_set_id", type_="foreignkey")
         for column in ("details", "media_id", "retired_version_id", "hash_set_id"):

@@ -67,17 +67,24 @@ def himaya(
 
 # ---------------------------------------------------------------- help
 HELP = {
-    (): ["--home", "--key-file", "--version", "case", "hashset", "scan", "export", "report"],
+    (): ["--home", "--key-file", "--version", "case", "hashset", "scan", "export", "report", "rematch"],
     ("case",): ["create", "list"],
     ("case", "create"): ["CASE_NUMBER", "--title"],
     ("hashset",): ["import", "list"],
-    ("hashset", "import"): ["--name", "--kind", "--format", "--type", "--pdq-threshold", "--pdq-min-quality"],
+    ("hashset", "import"): [
+        "--name", "--kind", "--format", "--type", "--pdq-threshold", "--pdq-min-quality", "--dihedral",
+        "--no-dihedral", "--rematch", "vics", "icse", "ncmec", "nsrl", "plain", "auto",
+    ],
+    ("rematch",): ["CASE", "--details"],
     ("scan",): [
         "CASE_NUMBER", "EVIDENCE", "--workers", "--password-file", "--password", "--max-depth",
         "--max-archive-ratio", "--max-archive-bytes", "--max-archive-members", "--max-pixels",
         "--no-thumbnails", "--quiet",
     ],
-    ("export",): ["CASE_NUMBER", "--format", "jsonl", "csv", "--only-matches", "--out"],
+    ("export",): [
+        "CASE_NUMBER", "--format", "jsonl", "csv", "vics", "icse", "--only-matches", "--out",
+        "--contact-name", "--contact-email", "--agency",
+    ],
     ("report",): ["CASE_NUMBER", "--out"],
 }  # fmt: skip
 
@@ -237,3 +244,46 @@ def test_password_option_warns_and_the_password_is_never_stored(
     for path in stored:  # the database, its WAL and shared memory, the blob store
         assert secret not in path.read_bytes(), f"the password is in {path}"
     assert PASSWORD not in exported.out + csv.out + report.read_text()
+
+
+# ---------------------------------------------------------------- known-material hash sets
+def test_hashset_list_shows_format_scheme_and_what_the_version_changed(himaya: Cli, tmp_path: Path) -> None:
+    md5s = [hashlib.md5(f"TEST {n}".encode()).hexdigest() for n in range(4)]
+    listing = tmp_path / "TEST-ncmec.txt"
+    listing.write_text(f"{md5s[0]} A1\n{md5s[1]} B2\n{md5s[2]} A2\n", encoding="utf-8")
+    first = himaya("hashset", "import", str(listing), "--name", "TEST-NCMEC")
+    assert first.code == 0, first.text
+    assert "(ncmec, categories: ncmec)" in first.text
+    assert "3 added, 0 changed, 0 removed" in first.text
+    listing.write_text(f"{md5s[0]} A2\n{md5s[1]} B2\n{md5s[3]} A1\n", encoding="utf-8")
+    second = himaya("hashset", "import", str(listing), "--name", "TEST-NCMEC", "--no-dihedral")
+    assert "1 added, 1 changed, 1 removed" in second.text
+    table = himaya("hashset", "list")
+    assert table.code == 0
+    row = next(line for line in (table.out + table.err).splitlines() if "TEST-NCMEC" in line)
+    cells = [cell.strip() for cell in re.split(r"[│┃|]", row) if cell.strip()]
+    assert cells[:6] == ["TEST-NCMEC", "alert", "ncmec (ncmec)", "2", "3", "1 / 1 / 1"]
+    assert cells[-1] == "off"
+
+
+def test_export_vics_and_icse_through_the_command_line(himaya: Cli, tmp_path: Path) -> None:
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    picture = photo_jpeg(seed=71, width=320, height=240)
+    (evidence / "a.jpg").write_bytes(picture)
+    listing = tmp_path / "TEST-list.txt"
+    listing.write_text(f"md5,category\n{hashlib.md5(picture).hexdigest()},3\n", encoding="utf-8")
+    assert himaya("case", "create", "TEST-9").code == 0
+    assert himaya("hashset", "import", str(listing), "--name", "TEST-list").code == 0
+    assert himaya("scan", "TEST-9", str(evidence), "--workers", "0", "-q").code == 0
+    vics = tmp_path / "out.json"
+    outcome = himaya("export", "TEST-9", "--format", "vics", "--out", str(vics), "--agency", "TEST unit")
+    assert outcome.code == 0, outcome.text
+    assert "1 media items written" in outcome.text
+    case = json.loads(vics.read_text(encoding="utf-8"))["value"][0]
+    assert (case["CaseNumber"], case["Agency"], case["Media"][0]["Category"]) == ("TEST-9", "TEST unit", 3)
+    icse = himaya("export", "TEST-9", "--format", "icse")
+    assert icse.out.splitlines()[0].startswith("MD5;SHA1;PhotoDNA;Image ID;")
+    assert hashlib.md5(picture).hexdigest() in icse.out
+    bad = himaya("export", "TEST-9", "--format", "xml")
+    assert bad.code == 2 and "unknown export format 'xml'" in bad.text

@@ -118,16 +118,31 @@ def match_media(pdq_sets: Sequence[ActivePdq], pdq: PdqFacts) -> list[PdqHit]:
         if not queries:
             continue
         found = pdq_set.index.search_many([query.hash_hex for query in queries], pdq_set.threshold)
-        # entry id -> (not found by "pdq", distance, preference, method): the smallest tuple reports it
-        best: dict[int, tuple[bool, int, int, str]] = {}
-        for query, hits in zip(queries, found, strict=True):
-            for entry_id, distance in hits:
-                way = (query.method != METHOD_PDQ, distance, _PREFERENCE[query.method], query.method)
-                if entry_id not in best or way < best[entry_id]:
-                    best[entry_id] = way
-        results.extend(
-            PdqHit(entry_id, pdq_set.version_id, pdq_set.hash_set_name, pdq_set.kind, distance, method)
-            for entry_id, (_, distance, _, method) in best.items()
-        )
+        results.extend(best_hits(pdq_set, queries, found))
     results.sort(key=lambda hit: (hit.distance, hit.hash_set_name, hit.entry_id))
     return results
+
+
+def best_hits(
+    pdq_set: ActivePdq, queries: Sequence[PdqQuery], found: Sequence[Sequence[tuple[int, int]]]
+) -> list[PdqHit]:
+    """One hit per entry from a search of `queries` (`found[n]` answers `queries[n]`).
+
+    Only what the set accepts counts: queries at or above its quality floor and hits within its
+    threshold, so a search made with a wider radius (to see whether a re-hash is needed) can be reused.
+    """
+    # entry id -> (not found by "pdq", distance, preference, method): the smallest tuple reports it
+    best: dict[int, tuple[bool, int, int, str]] = {}
+    for query, hits in zip(queries, found, strict=True):
+        if query.quality < pdq_set.min_quality:
+            continue
+        for entry_id, distance in hits:
+            if distance > pdq_set.threshold:
+                continue
+            way = (query.method != METHOD_PDQ, distance, _PREFERENCE[query.method], query.method)
+            if entry_id not in best or way < best[entry_id]:
+                best[entry_id] = way
+    return [
+        PdqHit(entry_id, pdq_set.version_id, pdq_set.hash_set_name, pdq_set.kind, distance, method)
+        for entry_id, (_, distance, _, method) in best.items()
+    ]

@@ -70,7 +70,8 @@ HELP = {
     (): ["--home", "--key-file", "--version", "case", "hashset", "scan", "export", "report", "rematch"],
     ("case",): ["create", "list"],
     ("case", "create"): ["CASE_NUMBER", "--title"],
-    ("hashset",): ["import", "list"],
+    ("hashset",): ["import", "list", "export"],
+    ("hashset", "export"): ["NAME", "--format", "--out", "--version"],
     ("hashset", "import"): [
         "--name", "--kind", "--format", "--type", "--pdq-threshold", "--pdq-min-quality", "--dihedral",
         "--no-dihedral", "--rematch", "vics", "icse", "ncmec", "nsrl", "plain", "auto",

@@ -254,6 +254,43 @@ def rematch_command(
     _print_rematch(_ctx(ctx), case_numbers or (), details)
 
 
+@hashset_app.command("export")
+def hashset_export(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The hash set to export.")],
+    out: Annotated[Path, typer.Option("--out", help="The file to write.")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="vics (VICS 2.0 JSON), icse (Interpol CSV) or plain (CSV).")
+    ] = "vics",
+    version: Annotated[int | None, typer.Option("--version", help="Which version (default: latest).")] = None,
+) -> None:
+    """Export a hash set's version to share with partners: labels, series, flags and details go with it."""
+    from himaya.hashsets.export import export_hash_set
+
+    app_ctx = _ctx(ctx)
+    partial = out.with_name(out.name + ".partial")
+    try:
+        if fmt == "vics":
+            with partial.open("wb") as binary:
+                summary = export_hash_set(app_ctx.store(), name, fmt, binary, version)
+        else:
+            with partial.open("w", encoding="utf-8", newline="") as handle:
+                summary = export_hash_set(app_ctx.store(), name, fmt, handle, version)
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+    noun = "entries" if fmt == "plain" else "media items"
+    app_ctx.console.print(
+        f"hash set {summary.hash_set} version {summary.version}: {summary.written} {noun} written to {out}"
+        + (
+            f"; {summary.left_out} SHA256/PDQ entries left out (ICSE has no column for them)"
+            if summary.left_out
+            else ""
+        ),
+        highlight=False,
+    )
+
+
 @hashset_app.command("list")
 def hashset_list(ctx: typer.Context) -> None:
     """List hash sets with their latest version and entry counts."""

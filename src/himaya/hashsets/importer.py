@@ -374,17 +374,26 @@ def _drop_duplicates(connection: Connection) -> int:
 # The SQL below is assembled from this module's constant table and column names only; every value is a
 # bound parameter, hence the S608 exemptions.
 _SAME_HASH = "s.hash_type = e.hash_type AND s.value = e.value"
-_DIFFERS = " OR ".join(f"s.{column} IS DISTINCT FROM e.{column}" for column in _COMPARED)
+
+
+def _differs(connection: Connection) -> str:
+    """Null-safe "not equal" on every compared column. SQLite before 3.39 (Ubuntu 22.04 ships 3.37) has
+    no IS DISTINCT FROM, but its IS NOT has always meant the same."""
+    operator = "IS NOT" if connection.dialect.name == "sqlite" else "IS DISTINCT FROM"
+    return " OR ".join(f"s.{column} {operator} e.{column}" for column in _COMPARED)
+
+
 _ACTIVE = "e.hash_set_id = :set_id AND e.retired_version_id IS NULL"
 
 
 def _retire(connection: Connection, set_id: int, version_id: int) -> tuple[int, int]:
     """Retire the active entries the new list drops (removed) or labels differently (changed)."""
+    differs = _differs(connection)
     params = {"set_id": set_id, "version_id": version_id}
     changed = connection.execute(
         text(
             f"SELECT COUNT(*) FROM hash_entries e WHERE {_ACTIVE} AND EXISTS "  # noqa: S608
-            f"(SELECT 1 FROM {STAGING} s WHERE {_SAME_HASH} AND ({_DIFFERS}))"
+            f"(SELECT 1 FROM {STAGING} s WHERE {_SAME_HASH} AND ({differs}))"
         ),
         params,
     ).scalar_one()
@@ -392,7 +401,7 @@ def _retire(connection: Connection, set_id: int, version_id: int) -> tuple[int, 
         text(
             f"UPDATE hash_entries SET retired_version_id = :version_id WHERE id IN ("  # noqa: S608
             f"SELECT e.id FROM hash_entries e WHERE {_ACTIVE} AND NOT EXISTS "
-            f"(SELECT 1 FROM {STAGING} s WHERE {_SAME_HASH} AND NOT ({_DIFFERS})))"
+            f"(SELECT 1 FROM {STAGING} s WHERE {_SAME_HASH} AND NOT ({differs})))"
         ),
         params,
     ).rowcount

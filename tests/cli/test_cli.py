@@ -73,6 +73,7 @@ HELP = {
     ("hashset",): ["import", "list", "export"],
     ("hashset", "export"): ["NAME", "--format", "--out", "--version"],
     ("hashset", "import"): [
+        "--quiet",
         "--name", "--kind", "--format", "--type", "--pdq-threshold", "--pdq-min-quality", "--dihedral",
         "--no-dihedral", "--rematch", "vics", "icse", "ncmec", "nsrl", "plain", "auto",
     ],

@@ -286,3 +286,36 @@ def test_import_and_lookup_on_postgresql(postgres_home: Path, tmp_path: Path) ->
         assert [hit.entry_id for hit in active.match_pdq(PDQ_TEST, quality=100)] != []
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("fmt", ["plain", "vics", "icse"])
+def test_progress_reports_bytes_read_then_the_comparison(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    monkeypatch.setattr(importer, "INSERT_CHUNK", 100)
+    count = 3_000
+    if fmt == "plain":
+        path = write_list(tmp_path / "TEST-list.txt", [md5_of(n) for n in range(count)])
+    elif fmt == "icse":
+        rows = [f"{md5_of(n)};{sha1_of(n)};;{n};;;;;;;;" for n in range(count // 2)]
+        header = (
+            "MD5;SHA1;PhotoDNA;Image ID;Is distributed;Victim identified;Offender identified;Series name;"
+        )
+        path = write_list(
+            tmp_path / "TEST-icse.csv",
+            [header + "Number of submissions;File Available;Media Type;Baseline", *rows],
+        )
+    else:
+        media = ",".join(f'{{"MediaID": {n}, "MD5": "{md5_of(n)}"}}' for n in range(count))
+        path = tmp_path / "TEST-vics.json"
+        path.write_text(f'{{"odata.metadata": "x/1.2.xml#Media", "value": [{media}]}}', encoding="utf-8")
+    calls: list[tuple[str, int | None, int, int]] = []
+    import_hash_set(store, path, name=f"TEST-{fmt}", on_progress=lambda *call: calls.append(call))
+    size = path.stat().st_size
+    reading = [call for call in calls if call[0] == "reading"]
+    assert len(reading) >= count // 100 - 1
+    positions = [read for _, read, _, _ in reading]
+    assert all(read is not None and 0 < read <= size for read in positions)
+    assert positions == sorted(positions) and positions[-1] > positions[0]  # it moves as the list is read
+    assert [entries for *_, entries in reading] == sorted(entries for *_, entries in reading)
+    assert calls[-1] == ("comparing", size, size, count)

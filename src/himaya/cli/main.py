@@ -169,6 +169,7 @@ def hashset_import(
             "--rematch", help="Then re-match every case against the new version (no evidence read)."
         ),
     ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Import a hash list as a new version of a hash set. A malformed list is refused whole.
 
@@ -177,20 +178,23 @@ def hashset_import(
     """
     from himaya.hashsets.categories import CategoryMap
     from himaya.hashsets.importer import import_hash_set
+    from himaya.pipeline.progress import ImportProgress
 
     app_ctx = _ctx(ctx)
-    summary = import_hash_set(
-        app_ctx.store(),
-        file,
-        name=name,
-        kind=kind,
-        fmt=fmt,
-        hash_type=hash_type,
-        pdq_threshold=pdq_threshold,
-        pdq_min_quality=pdq_min_quality,
-        dihedral=dihedral,
-        categories=CategoryMap.load(app_ctx.home),
-    )
+    with ImportProgress(app_ctx.console, name, quiet=quiet) as progress:
+        summary = import_hash_set(
+            app_ctx.store(),
+            file,
+            name=name,
+            kind=kind,
+            fmt=fmt,
+            hash_type=hash_type,
+            pdq_threshold=pdq_threshold,
+            pdq_min_quality=pdq_min_quality,
+            dihedral=dihedral,
+            categories=CategoryMap.load(app_ctx.home),
+            on_progress=progress,
+        )
     if summary.unchanged:
         app_ctx.console.print(
             f"hash set {name}: {file} is identical to version {summary.version}; nothing imported"

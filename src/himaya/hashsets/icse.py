@@ -23,6 +23,7 @@ from typing import TextIO
 
 from himaya.errors import HashSetFormatError
 from himaya.hashsets.entries import HEX_DIGITS, HashType, ParsedEntry
+from himaya.hashsets.progress import track
 
 __all__ = ["ICSE_COLUMNS", "IcseRow", "is_icse_header", "read_icse", "write_icse"]
 
@@ -165,7 +166,9 @@ def _open_text(path: Path) -> TextIO:
     encoding = "utf-16" if start in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else "utf-8-sig"
     # Undecodable bytes become lone surrogates, so that `_check_text` can name their line: a strict
     # decoder fails a whole 8 KiB chunk ahead of the line actually being read.
-    return path.open(encoding=encoding, errors="surrogateescape", newline="")
+    handle = path.open(encoding=encoding, errors="surrogateescape", newline="")
+    track(handle)
+    return handle
 
 
 def _check_text(cells: list[str], source: str, line_no: int) -> None:

@@ -40,6 +40,7 @@ from himaya.errors import HashSetFormatError, UsageError
 from himaya.hashsets.categories import CategoryMap
 from himaya.hashsets.entries import ParsedEntry
 from himaya.hashsets.plain import check_hash_type, iter_plain
+from himaya.hashsets.progress import stop_watching, watching
 from himaya.store.db import Store
 from himaya.store.models import HashEntry, HashSet, HashSetVersion
 
@@ -68,6 +69,14 @@ _staging = Table(
 )
 # What makes an entry "changed" when a new version keeps its hash: everything but where it stood.
 _COMPARED = ("category", "series", "victim_identified", "offender_identified", "media_id", "details")
+
+
+# (phase, bytes of the list read so far or None when unknown, the list's size, entries read)
+ProgressCallback = Callable[[str, int | None, int, int], None]
+
+
+def _silent(_phase: str, _read: int | None, _size: int, _entries: int) -> None:
+    pass
 
 
 @dataclass(frozen=True)
@@ -104,12 +113,14 @@ def import_hash_set(
     pdq_min_quality: int | None = None,
     dihedral: bool | None = None,
     categories: CategoryMap | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> ImportSummary:
     """Store `path` as the next version of hash set `name` (created if new).
 
     `kind` None means alert, except for an NSRL database, which can only be an ignore set.
     `pdq_threshold` / `pdq_min_quality` / `dihedral` of None keep the set's current values (31 / 50 /
-    on for alert sets when new); a value replaces them.
+    on for alert sets when new); a value replaces them. `on_progress(phase, bytes_read, file_size,
+    entries)` is called as the list is read ("reading") and once when it is compared ("comparing").
     """
     name = name.strip()
     if not name:
@@ -158,7 +169,9 @@ def import_hash_set(
         summary = _unchanged_outcome(session, request, source_sha256)
         if summary is not None:
             return summary
-        summary = _import_version(session, path, request, reader(path), source_sha256, categories)
+        summary = _import_version(
+            session, path, request, reader(path), source_sha256, categories, on_progress or _silent
+        )
         # The version records the file's SHA256 as provenance, so it must be the hash of the bytes read;
         # raising here, before the commit, rolls the version back.
         if _sha256_of(path) != source_sha256:
@@ -304,13 +317,17 @@ def _import_version(
     entries: Iterable[ParsedEntry],
     source_sha256: str,
     categories: CategoryMap | None,
+    on_progress: ProgressCallback,
 ) -> ImportSummary:
     hash_set, version, previous = _new_version(session, request, path, source_sha256)
     connection = session.connection()
     _staging.drop(connection, checkfirst=True)
     _staging.create(connection)
+    size = path.stat().st_size
+    position, token = watching()
     try:
-        read = _stage(connection, entries)
+        read = _stage(connection, entries, lambda n: on_progress("reading", position.bytes_read(), size, n))
+        on_progress("comparing", size, size, read)
         if read == 0:
             raise HashSetFormatError(str(path), None, "no hashes found", "check that this is the right file")
         connection.execute(text(f"CREATE INDEX ix_{STAGING}_hash ON {STAGING} (hash_type, value)"))
@@ -320,6 +337,7 @@ def _import_version(
         labels = connection.execute(text(f"SELECT DISTINCT category FROM {STAGING} LIMIT 1000")).scalars()  # noqa: S608
         scheme = (categories or CategoryMap.default()).scheme_of(labels, request.fmt)
     finally:
+        stop_watching(token)
         _staging.drop(connection, checkfirst=True)
     version.added_count = added - changed  # a re-labelled entry is retired and added again
     version.removed_count = removed
@@ -331,7 +349,7 @@ def _import_version(
     return summary
 
 
-def _stage(connection: Connection, entries: Iterable[ParsedEntry]) -> int:
+def _stage(connection: Connection, entries: Iterable[ParsedEntry], staged: Callable[[int], None]) -> int:
     chunk: list[dict[str, Any]] = []
     read = 0
     for entry in entries:
@@ -353,6 +371,7 @@ def _stage(connection: Connection, entries: Iterable[ParsedEntry]) -> int:
         if len(chunk) >= INSERT_CHUNK:
             _insert_chunk(connection, chunk)
             chunk = []
+            staged(read)
     if chunk:
         _insert_chunk(connection, chunk)
     return read

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from himaya.errors import HashSetFormatError, UsageError
 from himaya.hashsets.entries import HASH_TYPES, HEX_DIGITS, MAX_CATEGORY_LENGTH, HashType, ParsedEntry
+from himaya.hashsets.progress import track
 
 __all__ = [
     "HASH_TYPES",
@@ -121,6 +122,7 @@ def iter_plain(path: Path, hash_type: str | None = None) -> Iterator[ParsedEntry
 
 def _lines(path: Path, source: str) -> Iterator[tuple[int, str]]:
     with path.open("rb") as handle:
+        track(handle)
         start = handle.read(2)
         handle.seek(0)
         if start in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
@@ -143,6 +145,7 @@ def _utf16_lines(path: Path, source: str) -> Iterator[tuple[int, str]]:
     line_no = 0
     try:
         with path.open(encoding="utf-16") as handle:
+            track(handle)
             for line_no, text in enumerate(handle, start=1):
                 yield line_no, text.rstrip("\r\n")
     except UnicodeDecodeError:

@@ -33,6 +33,7 @@ import ijson  # type: ignore[import-untyped]
 
 from himaya.errors import HashSetFormatError
 from himaya.hashsets.entries import HEX_DIGITS, MAX_CATEGORY_LENGTH, HashType, ParsedEntry
+from himaya.hashsets.progress import track
 
 __all__ = ["SCHEMES", "VicsCase", "VicsMedia", "read_vics", "write_vics_cases"]
 
@@ -79,6 +80,7 @@ def read_vics(path: Path) -> Iterator[ParsedEntry]:
     """
     source = str(path)
     with path.open("rb") as handle:
+        track(handle)
         start = _skip_bom(handle, source)
         reader = _Reader(handle, start, source)
         walk = _Walk(source, ijson.basic_parse(reader, buf_size=_CHUNK, use_float=False))

@@ -104,3 +104,62 @@ class ScanProgress:
         elif not self.quiet and time.monotonic() - self._last_log >= self.LOG_EVERY_S:
             self._last_log = time.monotonic()
             self.console.print(f"scan: {self.stats_line()}")
+
+
+class ImportProgress:
+    """A hash-list import: MB/s, entries/s and ETA while the list is read, then the comparison phase.
+
+    Same habits as `ScanProgress`: a bar on a terminal, a line every few seconds in a log, nothing with
+    `quiet`. Passed to the importer as its `on_progress` callback.
+    """
+
+    LOG_EVERY_S = 5.0
+
+    def __init__(self, console: Console, name: str, quiet: bool = False) -> None:
+        self.console = console
+        self.name = name
+        self.quiet = quiet
+        self.started = time.monotonic()
+        self._last_log = 0.0
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> ImportProgress:
+        if self.console.is_terminal and not self.quiet:
+            self._progress = Progress(
+                TextColumn(f"[bold]import {self.name}"),
+                BarColumn(),
+                TextColumn("{task.fields[stats]}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task("import", total=1, stats="")
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(exc_type, exc, tb)
+
+    def __call__(self, phase: str, bytes_read: int | None, size: int, entries: int) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        if phase == "comparing":
+            stats = f"{entries:,} entries read · comparing with the previous version"
+        else:
+            done = min(bytes_read or 0, size)
+            eta = (size - done) / (done / elapsed) if done else None
+            stats = (
+                f"{entries:,} entries · {entries / elapsed:,.0f} entries/s · {done / elapsed / 1e6:.1f} MB/s"
+                f" · ETA {format_eta(eta)}"
+            )
+        if self._progress is not None and self._task is not None:
+            completed = size if phase == "comparing" else min(bytes_read or 0, size)
+            self._progress.update(self._task, total=max(size, 1), completed=completed, stats=stats)
+        elif not self.quiet and (
+            phase == "comparing" or time.monotonic() - self._last_log >= self.LOG_EVERY_S
+        ):
+            self._last_log = time.monotonic()
+            self.console.print(f"import {self.name}: {stats}", highlight=False)

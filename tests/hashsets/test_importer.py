@@ -319,3 +319,15 @@ def test_progress_reports_bytes_read_then_the_comparison(
     assert positions == sorted(positions) and positions[-1] > positions[0]  # it moves as the list is read
     assert [entries for *_, entries in reading] == sorted(entries for *_, entries in reading)
     assert calls[-1] == ("comparing", size, size, count)
+
+
+def test_an_ncmec_style_list_of_sha256_is_read_as_sha256_when_told(store: Store, tmp_path: Path) -> None:
+    sha256 = hashlib.sha256(b"TEST benign").hexdigest()
+    path = write_list(tmp_path / "TEST-labelled.txt", [f"{sha256} A1", f"{md5_of(1)} B2"])
+    as_pdq = import_hash_set(store, path, name="TEST-default")
+    assert (as_pdq.format, as_pdq.counts) == (
+        "ncmec",
+        {"md5": 1, "pdq": 1},
+    )  # NCMEC's 64-digit hashes are PDQ
+    told = import_hash_set(store, path, name="TEST-told", hash_type="sha256")
+    assert told.counts == {"md5": 1, "sha256": 1}

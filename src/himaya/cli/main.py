@@ -138,7 +138,9 @@ def hashset_import(
     hash_type: Annotated[
         str | None,
         typer.Option(
-            "--type", help="md5, sha1, sha256 or pdq, when the length alone cannot tell (64 hex digits)."
+            "--type",
+            help="md5, sha1, sha256 or pdq, when the length alone cannot tell (64 hex digits); NCMEC-style "
+            "lists read 64 digits as PDQ unless --type sha256.",
         ),
     ] = None,
     pdq_threshold: Annotated[

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +206,13 @@ def _reader(fmt: str, hash_type: str | None) -> Callable[[Path], Iterator[Parsed
     if fmt == "ncmec":
         from himaya.hashsets.ncmec import read_ncmec
 
+        if hash_type == "sha256":
+            # NCMEC-style lists carry PDQ as 64 hex digits; a list of SHA256 with the same labels can only
+            # be told apart by the examiner, with --type sha256.
+            return lambda path: (
+                replace(entry, hash_type="sha256") if entry.hash_type == "pdq" else entry
+                for entry in read_ncmec(path)
+            )
         return read_ncmec
     return lambda path: iter_plain(path, hash_type)
 

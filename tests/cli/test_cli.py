@@ -70,7 +70,7 @@ HELP = {
     (): ["--home", "--key-file", "--version", "case", "hashset", "scan", "export", "report", "rematch"],
     ("case",): ["create", "list"],
     ("case", "create"): ["CASE_NUMBER", "--title"],
-    ("hashset",): ["import", "list", "export"],
+    ("hashset",): ["import", "list", "export", "show"],
     ("hashset", "export"): ["NAME", "--format", "--out", "--version"],
     ("hashset", "import"): [
         "--quiet",
@@ -266,6 +266,15 @@ def test_hashset_list_shows_format_scheme_and_what_the_version_changed(himaya: C
     cells = [cell.strip() for cell in re.split(r"[│┃|]", row) if cell.strip()]
     assert cells[:6] == ["TEST-NCMEC", "alert", "ncmec (ncmec)", "2", "3", "1 / 1 / 1"]
     assert cells[-1] == "off"
+    history = himaya("hashset", "show", "TEST-NCMEC")
+    assert history.code == 0
+    rows = [
+        [cell.strip() for cell in re.split(r"[│┃|]", line) if cell.strip()]
+        for line in (history.out + history.err).splitlines()
+    ]
+    versions = [cells for cells in rows if cells and cells[0] in ("1", "2")]
+    assert [(cells[0], cells[4]) for cells in versions] == [("1", "3 / 0 / 0"), ("2", "1 / 1 / 1")]
+    assert himaya("hashset", "show", "TEST-nope").code == 2
 
 
 def test_export_vics_and_icse_through_the_command_line(himaya: Cli, tmp_path: Path) -> None:

@@ -297,6 +297,29 @@ def hashset_export(
     )
 
 
+@hashset_app.command("show")
+def hashset_show(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="The hash set.")]
+) -> None:
+    """Every version of a hash set: when it was imported, from which file (SHA256), what it changed."""
+    from himaya.hashsets.listing import version_history
+
+    app_ctx = _ctx(ctx)
+    table = Table("version", "imported", "format", "entries", "+ / ~ / −", "file", "file SHA256")
+    for row in version_history(app_ctx.store(), name):
+        changes = "" if row.added is None else f"{row.added} / {row.changed} / {row.removed}"
+        table.add_row(
+            str(row.version),
+            row.imported_at.strftime("%Y-%m-%d %H:%M"),
+            row.format + (f" ({row.category_scheme})" if row.category_scheme else ""),
+            str(row.entries),
+            changes,
+            row.source_file or "",
+            row.source_sha256 or "",
+        )
+    app_ctx.console.print(table)
+
+
 @hashset_app.command("list")
 def hashset_list(ctx: typer.Context) -> None:
     """List hash sets with their latest version and entry counts."""

@@ -53,3 +53,42 @@ def list_hash_sets(store: Store) -> list[HashSetRow]:
                 )
             )
     return rows
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    version: int
+    imported_at: datetime
+    format: str
+    category_scheme: str | None
+    entries: int
+    added: int | None
+    changed: int | None
+    removed: int | None
+    source_file: str | None
+    source_sha256: str | None
+
+
+def version_history(store: Store, name: str) -> list[VersionRow]:
+    """Every version of one hash set, oldest first: where each came from and what it changed."""
+    from himaya.errors import UsageError
+
+    with store.session() as session:
+        hash_set = session.scalars(select(HashSet).where(HashSet.name == name)).one_or_none()
+        if hash_set is None:
+            raise UsageError(f"no hash set named {name!r}; `himaya hashset list` shows them")
+        return [
+            VersionRow(
+                version=v.version,
+                imported_at=v.imported_at,
+                format=v.format,
+                category_scheme=v.category_scheme,
+                entries=v.entry_count,
+                added=v.added_count,
+                changed=v.changed_count,
+                removed=v.removed_count,
+                source_file=v.source_file,
+                source_sha256=v.source_sha256,
+            )
+            for v in hash_set.versions
+        ]

@@ -9,7 +9,8 @@ set of ENTRIES random PDQ hashes (dihedral on). Compared, alternately, in the sa
   no set        the picture work alone;
   two passes    the earlier worker: a search at threshold + margin to decide on a re-hash, then
                 `match_media`, a second search at the threshold;
-  one pass      `_search` + `best_hits`, as workers now do: one search answers both.
+  one pass      `_search` + `best_hits` per picture: one search answers both;
+  per task      `_search_many` for the pictures of a task together (up to 32), as workers now do.
 
 Prints milliseconds per picture (median of the repeats) and checks that both ways find the same hits.
 """
@@ -34,7 +35,7 @@ from himaya.analyzers.image import analyze_image
 from himaya.config import ImageLimits, PdqSettings
 from himaya.matching.pdq_index import PdqIndex
 from himaya.matching.pdq_sets import ActivePdq, best_hits, match_media
-from himaya.pipeline.workers import _near_threshold, _search
+from himaya.pipeline.workers import MATCH_BATCH_PICTURES, _near_threshold, _search, _search_many
 
 
 def main() -> None:
@@ -79,18 +80,33 @@ def main() -> None:
             found.append(sorted(h.entry_id for a, q, f in searches for h in best_hits(a, q, f)))
         return found
 
-    timings: dict[str, list[float]] = {"picture work (no set)": [], "two passes": [], "one pass": []}
+    def per_task() -> list[list[int]]:
+        found = []
+        hashes = [facts.pdq for facts in media if facts.pdq is not None]
+        for start in range(0, len(hashes), MATCH_BATCH_PICTURES):
+            for searches in _search_many(hashes[start : start + MATCH_BATCH_PICTURES], sets, settings):
+                _near_threshold(searches, settings)
+                found.append(sorted(h.entry_id for a, q, f in searches for h in best_hits(a, q, f)))
+        return found
+
+    timings: dict[str, list[float]] = {
+        "picture work (no set)": [],
+        "two passes": [],
+        "one pass": [],
+        "per task": [],
+    }
     answers = {}
     for _ in range(args.repeats):
         for name, work in (
             ("picture work (no set)", analyse_only),
             ("two passes", two_passes),
             ("one pass", one_pass),
+            ("per task", per_task),
         ):
             started = time.perf_counter()
             answers[name] = work()
             timings[name].append((time.perf_counter() - started) / len(pictures) * 1000)
-    assert answers["two passes"] == answers["one pass"], "the two ways found different matches"
+    assert answers["two passes"] == answers["one pass"] == answers["per task"], "different matches"
     assert all(n * 1000 in hits for n, hits in enumerate(answers["one pass"]))
     print(
         f"{len(pictures)} photos of 12 MP, one alert set of {args.entries:,} PDQ hashes, dihedral on,"

@@ -12,7 +12,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
@@ -91,18 +91,29 @@ def run_task(task: Task) -> TaskOutcome:
     members first as always, so the container's own facts come last, in the returned outcome.
     """
     assert _context is not None, "init_worker was not called"
+    global _task_flushes, _pending, _pending_bytes
+    _pending, _pending_bytes = [], 0  # nothing left over from a task that failed half-way
+    _task_flushes = True
+    try:
+        return _run_task(task, _context)
+    finally:
+        _task_flushes = False
+
+
+def _run_task(task: Task, ctx: WorkerContext) -> TaskOutcome:
     outcome = TaskOutcome(results=[])
     files = read = 0
     last_report = time.monotonic()
     for task_file in task.files:
         facts_list: list[FileFacts] = []
-        for facts in _analyse_disk_file(task_file, _context):
+        for facts in _analyse_disk_file(task_file, ctx):
             facts_list.append(facts)
             files += 1
             read += (facts.size or 0) if facts.md5 else 0
             if _channel is None:
                 continue
             if len(facts_list) >= CHUNK_FACTS:
+                flush_matches(ctx)  # the chunk's pictures must be matched before they leave
                 # Blocking put: facts are never dropped (progress reports may be).
                 _channel.put(("facts", task.token, task_file.evidence_id, facts_list))
                 outcome.chunks_sent += 1
@@ -112,6 +123,7 @@ def run_task(task: Task) -> TaskOutcome:
                 files = read = 0
                 last_report = time.monotonic()
         outcome.results.append((task_file.evidence_id, facts_list))
+    flush_matches(ctx)  # before the outcome is returned (and pickled to the parent)
     if _channel is not None and files:
         _report(files, read)
     return outcome
@@ -218,6 +230,9 @@ def analyse_entry(
             if spool is not None:
                 spool.close()
     yield facts
+    if entry.depth == 0 and not _task_flushes:
+        # The caller has every fact of this file now, and sends none of them before this returns.
+        flush_matches(ctx)
 
 
 def _analyse_members(
@@ -268,22 +283,71 @@ def _analyse_picture(data: bytes, facts: FileFacts, ctx: WorkerContext) -> None:
     facts.media = media
     if media.pdq is None or not ctx.pdq_sets:
         return
-    pdq = media.pdq
-    reduced = pdq.pipeline.startswith(REDUCED_PREFIX)
-    searches = _search(pdq, ctx.pdq_sets, settings.pdq if reduced else None)
-    if reduced and _near_threshold(searches, settings.pdq):
+    # Matched later, with other pictures: one pass over a large list serves the whole batch.
+    _pending.append(_PendingPicture(facts, data))
+    global _pending_bytes
+    _pending_bytes += len(data)
+    if len(_pending) >= MATCH_BATCH_PICTURES or _pending_bytes >= MATCH_BATCH_BYTES:
+        flush_matches(ctx)
+
+
+@dataclass
+class _PendingPicture:
+    facts: FileFacts
+    data: bytes  # kept until matched: a picture near a threshold is hashed again at full resolution
+
+
+# True while `run_task` runs: it flushes once for the whole task (and before each facts chunk), so the
+# pictures of all its files share one pass over each hash set.
+_task_flushes = False
+# Pictures analysed but not yet matched. Their facts have been yielded already, but nothing sends
+# them on before `flush_matches` has run: the end of each top-level file and every facts chunk flush.
+_pending: list[_PendingPicture] = []
+_pending_bytes = 0
+MATCH_BATCH_PICTURES = 32  # a task's worth: 32 pictures x 8 hashes make one pass over the list
+MATCH_BATCH_BYTES = 64 * 1024 * 1024  # the pictures' bytes are held until matched
+
+
+def flush_matches(ctx: WorkerContext) -> None:
+    """Match every pending picture against the hash sets, in one search per set for the whole batch."""
+    global _pending, _pending_bytes
+    pending, _pending, _pending_bytes = _pending, [], 0
+    if not pending:
+        return
+    settings = ctx.settings
+    pdqs = [picture.facts.media.pdq for picture in pending if picture.facts.media]
+    assert len(pdqs) == len(pending) and all(pdq is not None for pdq in pdqs)
+    hashes: list[PdqFacts] = [pdq for pdq in pdqs if pdq is not None]
+    reduced = [pdq.pipeline.startswith(REDUCED_PREFIX) for pdq in hashes]
+    searches = _search_many(hashes, ctx.pdq_sets, settings.pdq if any(reduced) else None)
+    again: list[int] = []
+    for n, picture in enumerate(pending):
+        if not (reduced[n] and _near_threshold(searches[n], settings.pdq)):
+            continue
         # The reduced-scale decode drifts a few bits from the full-resolution hash. Near a threshold
         # that drift could create or lose a match, so the decision is taken on the reference hash.
         try:
-            pdq = pdq_full_resolution(data, settings.image)
+            hashes[n] = pdq_full_resolution(picture.data, settings.image)
         except ImageError as exc:  # pragma: no cover - it decoded once already
-            _add_error(facts, str(exc))
-            return
-        media.pdq = pdq
-        searches = _search(pdq, ctx.pdq_sets, None)
-    hits = [hit for active, queries, found in searches for hit in best_hits(active, queries, found)]
-    hits.sort(key=lambda hit: (hit.distance, hit.hash_set_name, hit.entry_id))
-    facts.pdq_matches = [PdqMatchFact(h.entry_id, h.version_id, h.kind, h.distance, h.method) for h in hits]
+            _add_error(picture.facts, str(exc))
+            searches[n] = []
+            continue
+        assert picture.facts.media is not None
+        picture.facts.media.pdq = hashes[n]
+        again.append(n)
+    if again:
+        for n, search in zip(
+            again, _search_many([hashes[n] for n in again], ctx.pdq_sets, None), strict=True
+        ):
+            searches[n] = search
+    for picture, picture_searches in zip(pending, searches, strict=True):
+        hits = [
+            hit for active, queries, found in picture_searches for hit in best_hits(active, queries, found)
+        ]
+        hits.sort(key=lambda hit: (hit.distance, hit.hash_set_name, hit.entry_id))
+        picture.facts.pdq_matches = [
+            PdqMatchFact(h.entry_id, h.version_id, h.kind, h.distance, h.method) for h in hits
+        ]
 
 
 # Pipelines whose hash came from a reduced-scale decode (see himaya.analyzers.image).
@@ -294,22 +358,38 @@ Search = tuple[ActivePdq, list[PdqQuery], list[list[tuple[int, int]]]]
 
 
 def _search(pdq: PdqFacts, pdq_sets: list[ActivePdq], margins: PdqSettings | None) -> list[Search]:
-    """One pass over each set's index for every hash the set compares (own, dihedral, trimmed).
+    """`_search_many` for one picture."""
+    return _search_many([pdq], pdq_sets, margins)[0]
+
+
+def _search_many(
+    pdqs: Sequence[PdqFacts], pdq_sets: list[ActivePdq], margins: PdqSettings | None
+) -> list[list[Search]]:
+    """Per picture, what each set found for every hash the set compares (own, dihedral, trimmed), from
+    one pass over each set's index for all the pictures together.
 
     With `margins`, the radius and the quality floor are widened by the re-hash margins, so that the
-    same answer tells whether a re-hash is needed and, if not, what matched: on a list of ten million
-    that saves a second pass per picture.
+    same answer tells whether a re-hash is needed and, if not, what matched (`best_hits` keeps only
+    what the set accepts).
     """
-    searches: list[Search] = []
+    searches: list[list[Search]] = [[] for _ in pdqs]
     for active in pdq_sets:
         radius, floor = active.threshold, active.min_quality
         if margins is not None:
             radius = min(active.threshold + margins.rehash_margin, PDQ_BITS)
             floor = active.min_quality - margins.quality_margin
-        queries = [query for query in media_queries(pdq, active.dihedral) if query.quality >= floor]
-        if queries:
-            found = active.index.search_many([query.hash_hex for query in queries], radius)
-            searches.append((active, queries, found))
+        per_picture = [
+            [query for query in media_queries(pdq, active.dihedral) if query.quality >= floor] for pdq in pdqs
+        ]
+        flat = [query.hash_hex for queries in per_picture for query in queries]
+        if not flat:
+            continue
+        found = active.index.search_many(flat, radius)
+        start = 0
+        for n, queries in enumerate(per_picture):
+            if queries:
+                searches[n].append((active, queries, found[start : start + len(queries)]))
+                start += len(queries)
     return searches
 
 

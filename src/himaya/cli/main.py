@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, BinaryIO, TextIO
+from typing import Annotated, Any, BinaryIO, TextIO, TypeVar
 
 import typer
 from rich.logging import RichHandler
@@ -274,17 +274,9 @@ def hashset_export(
     from himaya.hashsets.export import export_hash_set
 
     app_ctx = _ctx(ctx)
-    partial = out.with_name(out.name + ".partial")
-    try:
-        if fmt == "vics":
-            with partial.open("wb") as binary:
-                summary = export_hash_set(app_ctx.store(), name, fmt, binary, version)
-        else:
-            with partial.open("w", encoding="utf-8", newline="") as handle:
-                summary = export_hash_set(app_ctx.store(), name, fmt, handle, version)
-        partial.replace(out)
-    finally:
-        partial.unlink(missing_ok=True)
+    summary = _write_whole(
+        out, fmt == "vics", lambda handle: export_hash_set(app_ctx.store(), name, fmt, handle, version)
+    )
     noun = "entries" if fmt == "plain" else "media items"
     app_ctx.console.print(
         f"hash set {summary.hash_set} version {summary.version}: {summary.written} {noun} written to {out}"
@@ -528,20 +520,30 @@ def export(
         else:
             write_text(sys.stdout)
         return
-    # Write beside the target and rename at the end: a failed export never leaves a file that looks done.
+    count = _write_whole(
+        out, fmt == "vics", lambda handle: write_binary(handle) if fmt == "vics" else write_text(handle)
+    )
+    noun = "media items" if fmt in ("vics", "icse") else "records"
+    app_ctx.console.print(f"{count} {noun} written to {out}")
+
+
+Written = TypeVar("Written")
+
+
+def _write_whole(out: Path, binary: bool, write: Callable[[Any], Written]) -> Written:
+    """Write beside the target and rename at the end: a failed export never leaves a file that looks done."""
     partial = out.with_name(out.name + ".partial")
     try:
-        if fmt == "vics":
-            with partial.open("wb") as binary:
-                count = write_binary(binary)
+        if binary:
+            with partial.open("wb") as handle:
+                result = write(handle)
         else:
             with partial.open("w", encoding="utf-8", newline="") as handle:
-                count = write_text(handle)
+                result = write(handle)
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
-    noun = "media items" if fmt in ("vics", "icse") else "records"
-    app_ctx.console.print(f"{count} {noun} written to {out}")
+    return result
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Self
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -44,32 +45,31 @@ def format_eta(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
-class ScanProgress:
+class _Display:
     """A Rich progress bar on a terminal; a line every few seconds elsewhere (CI logs, redirects)."""
 
     LOG_EVERY_S = 5.0
 
-    def __init__(self, console: Console, bytes_total: int, quiet: bool = False) -> None:
+    def __init__(self, console: Console, label: str, total: int, quiet: bool, transient: bool) -> None:
         self.console = console
-        self.bytes_total = bytes_total
-        self.rates = Rates()
         self.quiet = quiet
+        self._label, self._total, self._transient = label, total, transient
         self._last_log = 0.0
         self._progress: Progress | None = None
         self._task: TaskID | None = None
 
-    def __enter__(self) -> ScanProgress:
+    def __enter__(self) -> Self:
         if self.console.is_terminal and not self.quiet:
             self._progress = Progress(
-                TextColumn("[bold]scan"),
+                TextColumn(f"[bold]{self._label}"),
                 BarColumn(),
                 TextColumn("{task.fields[stats]}"),
                 TimeElapsedColumn(),
                 console=self.console,
-                transient=False,
+                transient=self._transient,
             )
             self._progress.__enter__()
-            self._task = self._progress.add_task("scan", total=max(self.bytes_total, 1), stats="")
+            self._task = self._progress.add_task(self._label, total=max(self._total, 1), stats="")
         return self
 
     def __exit__(
@@ -77,6 +77,13 @@ class ScanProgress:
     ) -> None:
         if self._progress is not None:
             self._progress.__exit__(exc_type, exc, tb)
+
+
+class ScanProgress(_Display):
+    def __init__(self, console: Console, bytes_total: int, quiet: bool = False) -> None:
+        super().__init__(console, "scan", bytes_total, quiet, transient=False)
+        self.bytes_total = bytes_total
+        self.rates = Rates()
 
     def stats_line(self) -> str:
         r = self.rates
@@ -106,43 +113,16 @@ class ScanProgress:
             self.console.print(f"scan: {self.stats_line()}")
 
 
-class ImportProgress:
+class ImportProgress(_Display):
     """A hash-list import: MB/s, entries/s and ETA while the list is read, then the comparison phase.
 
-    Same habits as `ScanProgress`: a bar on a terminal, a line every few seconds in a log, nothing with
-    `quiet`. Passed to the importer as its `on_progress` callback.
+    Passed to the importer as its `on_progress` callback.
     """
 
-    LOG_EVERY_S = 5.0
-
     def __init__(self, console: Console, name: str, quiet: bool = False) -> None:
-        self.console = console
+        super().__init__(console, f"import {name}", 1, quiet, transient=True)
         self.name = name
-        self.quiet = quiet
         self.started = time.monotonic()
-        self._last_log = 0.0
-        self._progress: Progress | None = None
-        self._task: TaskID | None = None
-
-    def __enter__(self) -> ImportProgress:
-        if self.console.is_terminal and not self.quiet:
-            self._progress = Progress(
-                TextColumn(f"[bold]import {self.name}"),
-                BarColumn(),
-                TextColumn("{task.fields[stats]}"),
-                TimeElapsedColumn(),
-                console=self.console,
-                transient=True,
-            )
-            self._progress.__enter__()
-            self._task = self._progress.add_task("import", total=1, stats="")
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._progress is not None:
-            self._progress.__exit__(exc_type, exc, tb)
 
     def __call__(self, phase: str, bytes_read: int | None, size: int, entries: int) -> None:
         elapsed = max(time.monotonic() - self.started, 1e-6)

@@ -353,7 +353,9 @@ def _import_version(
     hash_set.category_scheme = scheme
     summary = _summary(session, hash_set, version, unchanged=False, duplicates=duplicates)
     version.entry_count = summary.entry_count
-    return summary
+    # Kept so that loading the version's PDQ index can check its size without counting a list of millions.
+    version.details = json.dumps({"counts": summary.counts}, sort_keys=True)
+    return replace(summary, details={"counts": summary.counts})
 
 
 def _stage(connection: Connection, entries: Iterable[ParsedEntry], staged: Callable[[int], None]) -> int:

@@ -331,3 +331,26 @@ def test_an_ncmec_style_list_of_sha256_is_read_as_sha256_when_told(store: Store,
     )  # NCMEC's 64-digit hashes are PDQ
     told = import_hash_set(store, path, name="TEST-told", hash_type="sha256")
     assert told.counts == {"md5": 1, "sha256": 1}
+
+
+def test_a_scan_can_write_while_a_list_is_being_read(
+    store: Store, himaya_env: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading a large list takes minutes: meanwhile the store must stay writable (SQLite), and the
+    import must still commit after someone else did."""
+    from himaya.cases import create_case
+
+    monkeypatch.setattr(importer, "INSERT_CHUNK", 100)
+    other = open_store(himaya_env["home"])  # another process's store, e.g. a scan
+    written: list[str] = []
+
+    def write_meanwhile(phase: str, _read: int | None, _size: int, entries: int) -> None:
+        if phase == "reading" and entries == 500:
+            create_case(other, "TEST-written-meanwhile")
+            written.append("case")
+
+    path = write_list(tmp_path / "TEST-list.txt", [md5_of(n) for n in range(2_000)])
+    summary = import_hash_set(store, path, name="TEST-alert-set", on_progress=write_meanwhile)
+    other.close()
+    assert written == ["case"]
+    assert summary.entry_count == 2_000

@@ -165,10 +165,6 @@ def import_hash_set(
 
     reader = _reader(fmt, hash_type)
     with store.transaction() as session:
-        # Another process may have imported the same file meanwhile.
-        summary = _unchanged_outcome(session, request, source_sha256)
-        if summary is not None:
-            return summary
         summary = _import_version(
             session, path, request, reader(path), source_sha256, categories, on_progress or _silent
         )
@@ -326,19 +322,27 @@ def _import_version(
     categories: CategoryMap | None,
     on_progress: ProgressCallback,
 ) -> ImportSummary:
-    hash_set, version, previous = _new_version(session, request, path, source_sha256)
     connection = session.connection()
     _staging.drop(connection, checkfirst=True)
     _staging.create(connection)
     size = path.stat().st_size
     position, token = watching()
     try:
+        # Reading and staging (the long part) write only to the temporary table: on SQLite that takes no
+        # lock on the store, so scans go on meanwhile; the version is written once the list is known good.
         read = _stage(connection, entries, lambda n: on_progress("reading", position.bytes_read(), size, n))
         on_progress("comparing", size, size, read)
         if read == 0:
             raise HashSetFormatError(str(path), None, "no hashes found", "check that this is the right file")
         connection.execute(text(f"CREATE INDEX ix_{STAGING}_hash ON {STAGING} (hash_type, value)"))
         duplicates = _drop_duplicates(connection)
+        # Another process may have imported the same file meanwhile. Checked only now: on SQLite a read
+        # of the store held across the staging would stop this transaction from writing afterwards if a
+        # scan committed in between.
+        unchanged = _unchanged_outcome(session, request, source_sha256)
+        if unchanged is not None:
+            return unchanged
+        hash_set, version, previous = _new_version(session, request, path, source_sha256)
         removed, changed = _retire(connection, hash_set.id, version.id) if previous else (0, 0)
         added = _add_new(connection, hash_set.id, version.id)
         labels = connection.execute(text(f"SELECT DISTINCT category FROM {STAGING} LIMIT 1000")).scalars()  # noqa: S608

@@ -10,6 +10,12 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
+from sqlalchemy import select
+
+from himaya.hashsets.importer import entries_alive_at
+from himaya.store.db import Store
+from himaya.store.models import HashEntry, HashSet, HashSetVersion
+
 
 def md5_of(seed: str) -> str:
     return hashlib.md5(f"TEST benign {seed}".encode()).hexdigest()
@@ -129,3 +135,29 @@ def rds_v3_db(
     finally:
         connection.close()
     return path
+
+
+# (hash type, value, category, series, victim identified, offender identified)
+StoredEntry = tuple[str, str, str | None, str | None, bool | None, bool | None]
+
+
+def stored_entries(store: Store, name: str, version: int | None = None) -> set[StoredEntry]:
+    """The entries of a hash set's version (default: the latest) as they are in the store."""
+    with store.session() as session:
+        query = select(HashSetVersion).join(HashSet).where(HashSet.name == name)
+        if version is None:
+            chosen = session.scalars(query.order_by(HashSetVersion.version.desc())).first()
+        else:
+            chosen = session.scalars(query.where(HashSetVersion.version == version)).one()
+        assert chosen is not None, f"no hash set {name!r} version {version}"
+        rows = session.execute(
+            select(
+                HashEntry.hash_type,
+                HashEntry.value,
+                HashEntry.category,
+                HashEntry.series,
+                HashEntry.victim_identified,
+                HashEntry.offender_identified,
+            ).where(*entries_alive_at(chosen))
+        )
+        return {tuple(row) for row in rows}  # type: ignore[misc]

@@ -12,15 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from himaya.errors import UsageError
 from himaya.hashsets.export import export_hash_set
-from himaya.hashsets.importer import entries_alive_at, import_hash_set
+from himaya.hashsets.importer import import_hash_set
 from himaya.store.db import Store, open_store
-from himaya.store.models import HashEntry, HashSet, HashSetVersion
-
-Entry = tuple[str, str, str | None, str | None, bool | None, bool | None]
+from tests.builders.hashlists import StoredEntry, stored_entries
 
 
 def md5(n: int) -> str:
@@ -42,25 +39,8 @@ def store(himaya_env: dict[str, Path]) -> Iterator[Store]:
     store.close()
 
 
-def entries(store: Store, name: str, version: int | None = None) -> set[Entry]:
-    with store.session() as session:
-        query = select(HashSetVersion).join(HashSet).where(HashSet.name == name)
-        if version is None:
-            chosen = session.scalars(query.order_by(HashSetVersion.version.desc())).first()
-        else:
-            chosen = session.scalars(query.where(HashSetVersion.version == version)).one()
-        assert chosen is not None
-        rows = session.execute(
-            select(
-                HashEntry.hash_type,
-                HashEntry.value,
-                HashEntry.category,
-                HashEntry.series,
-                HashEntry.victim_identified,
-                HashEntry.offender_identified,
-            ).where(*entries_alive_at(chosen))
-        )
-        return {tuple(row) for row in rows}  # type: ignore[misc]
+def entries(store: Store, name: str, version: int | None = None) -> set[StoredEntry]:
+    return stored_entries(store, name, version)
 
 
 @pytest.fixture

@@ -12,16 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from himaya.cases import create_case
 from himaya.config import ScanSettings
-from himaya.hashsets.importer import entries_alive_at, import_hash_set
+from himaya.hashsets.importer import import_hash_set
 from himaya.hashsets.vics import read_vics
 from himaya.pipeline.scan import run_scan
 from himaya.reports.known_material import export_case_icse, export_case_vics
 from himaya.store.db import Store, open_store
-from himaya.store.models import HashEntry, HashSetVersion
+from tests.builders.hashlists import StoredEntry, stored_entries
 from tests.builders.images import photo_jpeg
 
 CASE = "TEST-C-7"
@@ -74,24 +73,8 @@ def case_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store
     store.close()
 
 
-def _entries(
-    store: Store, name: str
-) -> set[tuple[str, str, str | None, str | None, bool | None, bool | None]]:
-    with store.session() as session:
-        version = session.scalars(
-            select(HashSetVersion).join(HashSetVersion.hash_set).where(HashSetVersion.hash_set.has(name=name))
-        ).one()
-        rows = session.execute(
-            select(
-                HashEntry.hash_type,
-                HashEntry.value,
-                HashEntry.category,
-                HashEntry.series,
-                HashEntry.victim_identified,
-                HashEntry.offender_identified,
-            ).where(*entries_alive_at(version))
-        )
-        return {tuple(row) for row in rows}  # type: ignore[misc]
+def _entries(store: Store, name: str) -> set[StoredEntry]:
+    return stored_entries(store, name)
 
 
 def test_vics_export_gives_each_content_once_with_its_matches_labels(

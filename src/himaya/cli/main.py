@@ -289,6 +289,11 @@ def hashset_export(
     )
 
 
+def _changes(added: int | None, changed: int | None, removed: int | None) -> str:
+    """A version's "+ / ~ / −" cell; blank for versions imported before changes were recorded."""
+    return "" if added is None else f"{added} / {changed} / {removed}"
+
+
 @hashset_app.command("show")
 def hashset_show(
     ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="The hash set.")]
@@ -299,7 +304,7 @@ def hashset_show(
     app_ctx = _ctx(ctx)
     table = Table("version", "imported", "format", "entries", "+ / ~ / −", "file", "file SHA256")
     for row in version_history(app_ctx.store(), name):
-        changes = "" if row.added is None else f"{row.added} / {row.changed} / {row.removed}"
+        changes = _changes(row.added, row.changed, row.removed)
         table.add_row(
             str(row.version),
             row.imported_at.strftime("%Y-%m-%d %H:%M"),
@@ -331,7 +336,7 @@ def hashset_list(ctx: typer.Context) -> None:
         "dihedral",
     )
     for row in list_hash_sets(app_ctx.store()):
-        changes = "" if row.added is None else f"{row.added} / {row.changed} / {row.removed}"
+        changes = _changes(row.added, row.changed, row.removed)
         table.add_row(
             row.name,
             row.kind,

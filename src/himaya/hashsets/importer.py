@@ -249,18 +249,22 @@ def _unchanged_outcome(session: Session, request: _Request, source_sha256: str) 
 def _summary(
     session: Session, hash_set: HashSet, version: HashSetVersion, *, unchanged: bool, duplicates: int = 0
 ) -> ImportSummary:
-    rows = session.execute(
-        select(HashEntry.hash_type, func.count())
-        .where(*entries_alive_at(version))
-        .group_by(HashEntry.hash_type)
-        .order_by(HashEntry.hash_type)
-    ).all()
+    details = json.loads(version.details) if version.details else {}
+    counts = details.get("counts")
+    if not isinstance(counts, dict):  # versions imported before the counts were recorded
+        rows = session.execute(
+            select(HashEntry.hash_type, func.count())
+            .where(*entries_alive_at(version))
+            .group_by(HashEntry.hash_type)
+            .order_by(HashEntry.hash_type)
+        ).all()
+        counts = {hash_type: count for hash_type, count in rows}
     return ImportSummary(
         hash_set=hash_set.name,
         kind=hash_set.kind,
         version=version.version,
         version_id=version.id,
-        counts={hash_type: count for hash_type, count in rows},
+        counts=counts,
         unchanged=unchanged,
         source_sha256=version.source_sha256,
         format=version.format,
@@ -269,7 +273,7 @@ def _summary(
         removed=version.removed_count or 0,
         changed=version.changed_count or 0,
         duplicates=duplicates,
-        details=json.loads(version.details) if version.details else {},
+        details=details,
     )
 
 

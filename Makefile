@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# libmagic for file typing, libarchive for 7z/rar, python3-venv to build .venv.
-SYSTEM_PACKAGES := libmagic1 "libarchive13t64|libarchive13" python3-venv
+# libmagic for file typing, libarchive for 7z/rar, python3-venv to build .venv; cryptsetup-bin derives
+# LUKS2 volume keys. The rest build the disk-image fixtures of the tests (file systems without mounting,
+# partition tables, E01, VMDK/QCOW2/VHDX, ISO9660) and give the sleuthkit's tools for cross-checks.
+SYSTEM_PACKAGES := libmagic1 "libarchive13t64|libarchive13" python3-venv cryptsetup-bin \
+	e2fsprogs dosfstools mtools ntfs-3g fdisk ewf-tools qemu-utils exfatprogs xfsprogs xorriso sleuthkit
 BENCH_PACKAGES := hashdeep
 DEMO_DIR := demo-output
 
@@ -35,9 +38,12 @@ demo: $(STAMP)
 
 # Tools only the benchmarks use. HMA's hasher loop (Pillow full decode + pdqhash + hashlib) is written out
 # in bench/bench_images.py; python-threatexchange is HMA's PDQ index, which bench/bench_pdq_index.py times.
+# plaso (log2timeline), which bench/bench_disk.py times, gets a venv of its own in the git-ignored bench/out/.
 bench-deps: $(STAMP)
 	@bash scripts/ensure-system-packages.sh $(BENCH_PACKAGES)
 	$(BIN)/pip install -q threatexchange==1.2.17
+	@test -x bench/out/.venv-plaso/bin/python || $(PYTHON) -m venv bench/out/.venv-plaso
+	bench/out/.venv-plaso/bin/pip install -q plaso==20260720
 
 bench: bench-deps
 	OMP_NUM_THREADS=1 $(BIN)/python bench/bench_images.py

@@ -45,6 +45,12 @@ def test_every_format_matrix_row_names_an_existing_test() -> None:
     assert not problems, "docs/formats.md:\n" + "\n".join(problems)
 
 
+def test_every_evidence_matrix_row_names_an_existing_test() -> None:
+    rows, problems = matrix_problems((ROOT / "docs" / "evidence.md").read_text(encoding="utf-8"))
+    assert rows >= 40, "the evidence matrix lost its rows"
+    assert not problems, "docs/evidence.md:\n" + "\n".join(problems)
+
+
 def test_the_matrix_check_reports_missing_and_absent_tests() -> None:
     document = "\n".join(
         [

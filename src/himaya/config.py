@@ -12,6 +12,8 @@ from pathlib import Path
 
 import platformdirs
 
+from himaya.sources.disk.credentials import VolumeCredentials
+
 APP_NAME = "himaya"
 
 # File systems on which SQLite's WAL mode is unsafe (shared-memory index needs a local disk).
@@ -102,3 +104,7 @@ class ScanSettings:
     pdq: PdqSettings = field(default_factory=PdqSettings)
     thumbnails: bool = True
     archive_passwords: tuple[str, ...] = ()
+    # Encrypted volumes in disk images: tried on each one (memory only; the run records how many).
+    volume_credentials: VolumeCredentials = field(default_factory=VolumeCredentials)
+    shadow_copies: bool = False  # also scan each Volume Shadow Copy of an NTFS volume
+    carve: bool = True  # carve pictures out of the unallocated space of disk images' file systems

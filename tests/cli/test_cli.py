@@ -67,7 +67,10 @@ def himaya(
 
 # ---------------------------------------------------------------- help
 HELP = {
-    (): ["--home", "--key-file", "--version", "case", "hashset", "scan", "export", "report", "rematch"],
+    (): [
+        "--home", "--key-file", "--version", "case", "hashset", "scan", "export", "report", "rematch",
+        "evidence",
+    ],
     ("case",): ["create", "list"],
     ("case", "create"): ["CASE_NUMBER", "--title"],
     ("hashset",): ["import", "list", "export", "show"],
@@ -81,7 +84,12 @@ HELP = {
     ("scan",): [
         "CASE_NUMBER", "EVIDENCE", "--workers", "--password-file", "--password", "--max-depth",
         "--max-archive-ratio", "--max-archive-bytes", "--max-archive-members", "--max-pixels",
-        "--no-thumbnails", "--quiet",
+        "--no-thumbnails", "--quiet", "--recovery-key-file", "--startup-key-file", "--prompt", "--no-prompt",
+        "--shadow-copies", "--carve", "--no-carve",
+    ],
+    ("evidence",): ["info"],
+    ("evidence", "info"): [
+        "FILE", "--password-file", "--password", "--recovery-key-file", "--startup-key-file", "--json",
     ],
     ("export",): [
         "CASE_NUMBER", "--format", "jsonl", "csv", "vics", "icse", "--only-matches", "--out",

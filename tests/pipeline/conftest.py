@@ -64,3 +64,6 @@ def deny(monkeypatch: pytest.MonkeyPatch) -> Iterator[Denier]:
     denier = Denier(monkeypatch)
     yield denier
     denier.restore()  # so that pytest can clean tmp_path up
+
+
+from tests.builders.disk_fixtures import *  # noqa: E402, F403

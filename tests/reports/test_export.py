@@ -24,6 +24,8 @@ FILE_KEYS = [
     "deleted", "status", "error", "matches",
     "extension_mismatch", "locator",  # grown since the contract was written
     "file_category", "category_labels", "categories_disagree",  # grown with the category model
+    # grown with seized devices
+    "carved", "origin", "created", "modified", "accessed", "changed", "path_spec",
 ]  # fmt: skip
 MATCH_KEYS = ["hashset", "kind", "method", "distance", "category"]
 MATCH_GROWTH = {"hashset_version", "internal_category", "category_scheme"}  # the contract allows growth

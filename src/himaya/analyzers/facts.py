@@ -64,3 +64,10 @@ class FileFacts:
     media: MediaFacts | None = None
     pdq_matches: list[PdqMatchFact] = field(default_factory=list)
     container_locator: str | None = None
+    # Inside disk images (see himaya.sources.interface.FileEntry).
+    path_spec: str | None = None
+    deleted: bool = False
+    carved: bool = False
+    accessed: datetime | None = None
+    changed: datetime | None = None
+    created: datetime | None = None

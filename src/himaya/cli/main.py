@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import json
 import logging
 import os
 import sys
@@ -17,6 +19,7 @@ from himaya import __version__
 from himaya.cli.context import AppContext
 from himaya.config import ArchiveLimits, ImageLimits, ScanSettings, default_home, default_key_file
 from himaya.errors import HimayaError, UsageError
+from himaya.sources.disk.credentials import VolumeCredentials
 
 app = typer.Typer(
     name="himaya",
@@ -31,6 +34,8 @@ hashset_app = typer.Typer(
 )
 app.add_typer(case_app, name="case")
 app.add_typer(hashset_app, name="hashset")
+evidence_app = typer.Typer(help="Look at evidence before scanning it.", no_args_is_help=True)
+app.add_typer(evidence_app, name="evidence")
 
 
 def _ctx(ctx: typer.Context) -> AppContext:
@@ -353,23 +358,50 @@ def hashset_list(ctx: typer.Context) -> None:
 
 
 # ---------------------------------------------------------------- scan
+def _lines(path: Path | None, option: str) -> list[str]:
+    if path is None:
+        return []
+    try:
+        return [line for line in path.read_text(encoding="utf-8").splitlines() if line]
+    except OSError as exc:
+        raise UsageError(f"cannot read {option} {path}: {exc.strerror}") from exc
+
+
+def _env_lines(name: str) -> list[str]:
+    return [p for p in os.environ.get(name, "").split("\n") if p]
+
+
 def _read_passwords(password_file: Path | None, passwords: list[str] | None) -> tuple[str, ...]:
-    found: list[str] = []
-    if password_file is not None:
-        try:
-            found += [line for line in password_file.read_text(encoding="utf-8").splitlines() if line]
-        except OSError as exc:
-            raise UsageError(f"cannot read --password-file {password_file}: {exc.strerror}") from exc
-    env = os.environ.get("HIMAYA_ARCHIVE_PASSWORDS")
-    if env:
-        found += [p for p in env.split("\n") if p]
+    """Passwords for archives and encrypted volumes: file, environment, then (with a warning) arguments."""
+    found = _lines(password_file, "--password-file")
+    found += _env_lines("HIMAYA_PASSWORDS") + _env_lines("HIMAYA_ARCHIVE_PASSWORDS")
     if passwords:
         logging.getLogger("himaya").warning(
             "--password is visible in the process list and shell history; prefer --password-file or "
-            "$HIMAYA_ARCHIVE_PASSWORDS"
+            "$HIMAYA_PASSWORDS"
         )
         found += passwords
     return tuple(found)
+
+
+def _volume_credentials(
+    passwords: tuple[str, ...], recovery_key_file: Path | None, startup_key_files: list[Path] | None
+) -> VolumeCredentials:
+    recovery = _lines(recovery_key_file, "--recovery-key-file") + _env_lines("HIMAYA_RECOVERY_KEYS")
+    for key_file in startup_key_files or []:
+        if not key_file.is_file():
+            raise UsageError(f"--startup-key-file {key_file} is not a readable file (a BitLocker .BEK file)")
+    return VolumeCredentials(
+        passwords=passwords,
+        recovery_passwords=tuple(recovery),
+        startup_key_files=tuple(str(p.resolve()) for p in startup_key_files or []),
+    )
+
+
+def _prompt(volume: str) -> str | None:
+    """Asks at the terminal for a volume's password; an empty answer skips the volume."""
+    answer = getpass.getpass(f"Password for the {volume} (empty to skip it): ")
+    return answer or None
 
 
 @app.command()
@@ -386,15 +418,47 @@ def scan(
         typer.Option("--workers", help="Worker processes (default: one per core); 0 runs in this process."),
     ] = None,
     password_file: Annotated[
-        Path | None, typer.Option("--password-file", help="Passwords for encrypted archives, one per line.")
+        Path | None,
+        typer.Option(
+            "--password-file",
+            help="Passwords for encrypted archives and volumes (BitLocker, LUKS, FileVault, APFS), one per "
+            "line; also $HIMAYA_PASSWORDS.",
+        ),
     ] = None,
     password: Annotated[
         list[str] | None,
         typer.Option(
             "--password",
-            help="A password for encrypted archives (visible to others; prefer --password-file).",
+            help="A password for encrypted archives and volumes (visible to others; prefer --password-file).",
         ),
     ] = None,
+    recovery_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--recovery-key-file",
+            help="BitLocker recovery passwords (48 digits) and FileVault recovery keys, one per line; also "
+            "$HIMAYA_RECOVERY_KEYS.",
+        ),
+    ] = None,
+    startup_key_file: Annotated[
+        list[Path] | None,
+        typer.Option("--startup-key-file", help="A BitLocker startup key (.BEK file); may be repeated."),
+    ] = None,
+    prompt: Annotated[
+        bool,
+        typer.Option(
+            "--prompt/--no-prompt",
+            help="Ask at the terminal for the password of an encrypted volume nothing else opened "
+            "(default: ask when run at a terminal).",
+        ),
+    ] = True,
+    shadow_copies: Annotated[
+        bool, typer.Option("--shadow-copies", help="Also scan Volume Shadow Copies of NTFS volumes.")
+    ] = False,
+    carve: Annotated[
+        bool,
+        typer.Option("--carve/--no-carve", help="Carve JPEG/PNG/GIF out of disk images' unallocated space."),
+    ] = True,
     max_depth: Annotated[
         int, typer.Option("--max-depth", help="How deep to open archives inside archives.")
     ] = ArchiveLimits().max_depth,
@@ -427,11 +491,15 @@ def scan(
 ) -> None:
     """Scan evidence: hash every file, open archives, hash pictures (PDQ), read EXIF, flag known material.
 
+    Evidence may be folders, files, archives, phone extractions (zip, tar or folder) and disk images (E01,
+    raw and split raw, VMDK, VHD/VHDX, QCOW2, DMG, a read-only block device) with their partitions,
+    encrypted volumes (given the credential), file systems, deleted files and unallocated space.
     Run the same command again after an interruption: finished files are skipped, the rest is done.
     """
     from himaya.pipeline.scan import run_scan
 
     app_ctx = _ctx(ctx)
+    passwords = _read_passwords(password_file, password)
     settings = ScanSettings(
         workers=workers if workers is not None else (os.cpu_count() or 1),
         archive=ArchiveLimits(
@@ -442,12 +510,23 @@ def scan(
         ),
         image=ImageLimits(max_pixels=max_pixels),
         thumbnails=not no_thumbnails,
-        archive_passwords=_read_passwords(password_file, password),
+        archive_passwords=passwords,
+        volume_credentials=_volume_credentials(passwords, recovery_key_file, startup_key_file),
+        shadow_copies=shadow_copies,
+        carve=carve,
     )
     store = app_ctx.store()
     blobs = app_ctx.blobs() if settings.thumbnails else None
+    ask = _prompt if prompt and sys.stdin.isatty() else None
     summary = run_scan(
-        store, case_number, evidence, settings=settings, blobs=blobs, console=app_ctx.console, quiet=quiet
+        store,
+        case_number,
+        evidence,
+        settings=settings,
+        blobs=blobs,
+        console=app_ctx.console,
+        quiet=quiet,
+        ask=ask,
     )
     rate = summary.files_written / summary.seconds if summary.seconds else 0.0
     app_ctx.console.print(
@@ -457,6 +536,41 @@ def scan(
     )
     if summary.status == "interrupted":
         raise typer.Exit(1)
+
+
+@evidence_app.command("info")
+def evidence_info(
+    ctx: typer.Context,
+    evidence: Annotated[Path, typer.Argument(metavar="FILE", help="A disk image, block device or file.")],
+    password_file: Annotated[
+        Path | None, typer.Option("--password-file", help="Passwords to try on encrypted volumes.")
+    ] = None,
+    password: Annotated[
+        list[str] | None, typer.Option("--password", help="A password (visible to others).")
+    ] = None,
+    recovery_key_file: Annotated[
+        Path | None, typer.Option("--recovery-key-file", help="Recovery passwords / keys, one per line.")
+    ] = None,
+    startup_key_file: Annotated[
+        list[Path] | None, typer.Option("--startup-key-file", help="A BitLocker startup key (.BEK).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the layers as JSON.")] = False,
+) -> None:
+    """Describe a disk image without scanning it: container format and acquisition metadata, partitions,
+    encryption, file systems and sizes. Reads no file content."""
+    from himaya.sources.disk.info import describe
+
+    app_ctx = _ctx(ctx)
+    if not evidence.exists():
+        raise UsageError(f"{str(evidence)!r} does not exist; check the path (is the drive mounted?)")
+    credentials = _volume_credentials(
+        _read_passwords(password_file, password), recovery_key_file, startup_key_file
+    )
+    report = describe(evidence, credentials)
+    if as_json:
+        typer.echo(json.dumps(report.record, indent=2, sort_keys=True, ensure_ascii=False))
+    else:
+        app_ctx.console.print(report.text, highlight=False, markup=False)
 
 
 # ---------------------------------------------------------------- outputs

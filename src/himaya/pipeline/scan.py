@@ -32,10 +32,14 @@ from himaya.analyzers.facts import FileFacts
 from himaya.config import ScanSettings
 from himaya.errors import CaseNotFoundError, UsageError
 from himaya.matching.active import ActiveHashSets, load_active
+from himaya.pipeline.custody import EwfVerifier, record_phone_layouts
 from himaya.pipeline.progress import ScanProgress
 from himaya.pipeline.tasks import Task, TaskFile, batch
 from himaya.pipeline.workers import ChannelMessage, TaskOutcome, WorkerContext, init_worker, run_task
 from himaya.pipeline.writer import WriteCounts, existing_locators, unread_top_level, write_results
+from himaya.sources.disk.credentials import VolumeKeys
+from himaya.sources.disk.layers import AskCredential, DiskLayout, inspect, layout_json
+from himaya.sources.disk.source import disk_entries, unallocated_spaces
 from himaya.sources.folder import walk
 from himaya.store.blobs import BlobStore
 from himaya.store.db import Store
@@ -64,61 +68,99 @@ class ScanSummary:
 
 
 def _evidence_items(
-    store: Store, case_number: str, evidence: Sequence[Path]
-) -> tuple[int, list[EvidenceItem]]:
+    store: Store,
+    case_number: str,
+    evidence: Sequence[Path],
+    settings: ScanSettings,
+    ask: AskCredential | None,
+) -> tuple[int, list[EvidenceItem], dict[int, DiskLayout]]:
+    for path in evidence:
+        if not path.exists() and not path.is_symlink():
+            raise UsageError(f"evidence {str(path)!r} does not exist; check the path (is the drive mounted?)")
     with store.transaction() as session:
         case = session.scalar(select(Case).where(Case.number == case_number))
         if case is None:
             raise CaseNotFoundError(case_number)
+        case_id = case.id
+    # Disk images are opened (and encrypted volumes unlocked) before anything is written, outside any
+    # transaction: a terminal prompt for a password must not hold the database.
+    layouts: dict[Path, DiskLayout] = {}
+    for path in evidence:
+        if not path.is_dir():
+            layout = inspect(
+                path,
+                path.resolve().name or str(path),
+                settings.volume_credentials,
+                shadow_copies=settings.shadow_copies,
+                ask=ask,
+            )
+            if layout.is_disk_image:
+                layouts[path] = layout
+    by_item: dict[int, DiskLayout] = {}
+    with store.transaction() as session:
         items: list[EvidenceItem] = []
         for path in evidence:
-            if not path.exists() and not path.is_symlink():
-                raise UsageError(
-                    f"evidence {str(path)!r} does not exist; check the path (is the drive mounted?)"
-                )
             source = str(path.resolve())
+            found = layouts.get(path)
             item = session.scalar(
                 select(EvidenceItem).where(
-                    EvidenceItem.case_id == case.id, EvidenceItem.source_path == source
+                    EvidenceItem.case_id == case_id, EvidenceItem.source_path == source
                 )
             )
             if item is None:
                 item = EvidenceItem(
-                    case_id=case.id,
+                    case_id=case_id,
                     name=path.resolve().name or source,
                     source_path=source,
                     kind="folder" if path.is_dir() else "file",
                 )
                 session.add(item)
-                session.flush()
+            if found is not None:
+                item.kind = "disk-image"
+                item.details = layout_json(found)
+            session.flush()
             items.append(item)
+            if found is not None:
+                by_item[item.id] = found
         # A run still marked "running" belongs to a scan that was killed: say so in the record.
         session.execute(
             update(ScanRun)
-            .where(ScanRun.case_id == case.id, ScanRun.status == "running")
+            .where(ScanRun.case_id == case_id, ScanRun.status == "running")
             .values(status="interrupted", finished_at=utcnow())
         )
-        return case.id, items
+        return case_id, items, by_item
 
 
 def _settings_record(settings: ScanSettings) -> str:
     record = asdict(settings)
     record["archive_passwords"] = len(settings.archive_passwords)  # how many, never what
+    record["volume_credentials"] = settings.volume_credentials.count
     return json.dumps(record, sort_keys=True)
 
 
-def _plan(store: Store, items: list[EvidenceItem]) -> tuple[list[TaskFile], int, int]:
+def _plan(
+    store: Store, items: list[EvidenceItem], layouts: dict[int, DiskLayout], settings: ScanSettings
+) -> tuple[list[TaskFile], int, int]:
     """Every top-level file still to do, likely-media folders first; and how many were done before.
 
     A file recorded before without content (permission denied, vanished) is done again if it can be
-    opened now; files never opened by design (links, special files) are not.
+    opened now; files never opened by design (links, special files) are not. A disk image's files are
+    listed through its file systems, and each file system's unallocated space is one more task (carving).
     """
     todo: list[TaskFile] = []
     skipped = 0
     with store.session() as session:
         for item in items:
-            entries = list(walk(Path(item.source_path), item.name))
-            done = existing_locators(session, item.id, [e.locator for e in entries])
+            layout = layouts.get(item.id)
+            if layout is not None:
+                entries = list(disk_entries(layout))
+                spaces = unallocated_spaces(layout) if settings.carve else []
+                extra = [TaskFile.unallocated(item.id, space) for space in spaces]
+            else:
+                entries, extra = list(walk(Path(item.source_path), item.name)), []
+            done = existing_locators(
+                session, item.id, [e.locator for e in entries] + [t.locator for t in extra]
+            )
             openable = [e.locator for e in entries if e.locator in done and e.open is not None]
             done -= set(unread_top_level(session, item.id, openable))
             for entry in entries:
@@ -126,6 +168,11 @@ def _plan(store: Store, items: list[EvidenceItem]) -> tuple[list[TaskFile], int,
                     skipped += 1
                 else:
                     todo.append(TaskFile.from_entry(item.id, entry))
+            for task_file in extra:
+                if task_file.locator in done:
+                    skipped += 1
+                else:
+                    todo.append(task_file)
     return todo, skipped, sum(f.size or 0 for f in todo)
 
 
@@ -138,9 +185,14 @@ def run_scan(
     blobs: BlobStore | None,
     console: Console | None = None,
     quiet: bool = False,
+    ask: AskCredential | None = None,
 ) -> ScanSummary:
     console = console or Console(stderr=True)
-    case_id, items = _evidence_items(store, case_number, evidence)
+    case_id, items, layouts = _evidence_items(store, case_number, evidence, settings, ask)
+    for layout in layouts.values():
+        for problem in layout.problems:
+            console.print(f"[yellow]{layout.name}: {problem}")
+    verification = EwfVerifier.start(store, items, layouts)
     with store.transaction() as session:
         run = ScanRun(case_id=case_id, tool_version=__version__, settings_json=_settings_record(settings))
         session.add(run)
@@ -153,6 +205,7 @@ def run_scan(
         pdq_sets=list(active.pdq),
         blobs=blobs,
         parallel_digests=max(settings.workers, 1) < (os.cpu_count() or 1),
+        volume_keys=VolumeKeys(tuple(key for layout in layouts.values() for key in layout.keys.keys)),
     )
     totals = WriteCounts()
     status = "finished"
@@ -163,7 +216,7 @@ def run_scan(
             pool = _Pool(context, settings.workers)
             pool.warm_up()  # workers start (imports, hash-set indexes) while the evidence is listed
         # Listing a large disk takes minutes: Ctrl-C there is an interruption like any other.
-        todo, totals.skipped, bytes_total = _plan(store, items)
+        todo, totals.skipped, bytes_total = _plan(store, items, layouts, settings)
         with ScanProgress(console, bytes_total, quiet=quiet) as progress:
             for written in _results(batch(todo), context, pool, progress.analysed):
                 # A Ctrl-C between the commit and the tally would leave committed files uncounted in
@@ -190,6 +243,11 @@ def run_scan(
         if pool is not None:
             pool.shutdown()
         active.close()
+        if status != "finished":
+            verification.cancel()
+    if status == "finished":
+        verification.finish(console)
+        record_phone_layouts(store, [item.id for item in items])
     _record(store, run_id, totals, status=status)
     return ScanSummary(
         scan_run_id=run_id,

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from himaya.sources.interface import FileEntry
+from himaya.sources.disk.source import UnallocatedSpace
+from himaya.sources.interface import FileEntry, FileTimes
 
 
 @dataclass(frozen=True)
@@ -21,17 +22,46 @@ class TaskFile:
     mtime: datetime | None
     disk_path: str | None
     error: str | None
+    # Inside a disk image: how the worker reaches the bytes (a serialized dfVFS path spec).
+    path_spec: str | None = None
+    readable: bool = True  # False when the source found nothing to read (a link, a device)
+    deleted: bool = False
+    times: FileTimes | None = None
+    # "file", or "unallocated": the worker carves pictures out of the unallocated space of the file
+    # system whose volume `path_spec` names (`carve_fs` is that file system's root path spec).
+    kind: str = "file"
+    carve_fs: str | None = None
+
+    @classmethod
+    def unallocated(cls, evidence_id: int, space: UnallocatedSpace) -> TaskFile:
+        return cls(
+            evidence_id=evidence_id,
+            locator=space.locator,
+            path=space.locator,
+            size=None,
+            mtime=None,
+            disk_path=None,
+            error=None,
+            path_spec=space.volume_spec,
+            kind="unallocated",
+            carve_fs=space.fs_spec,
+        )
 
     @classmethod
     def from_entry(cls, evidence_id: int, entry: FileEntry) -> TaskFile:
+        readable = entry.open is not None
         return cls(
             evidence_id=evidence_id,
             locator=entry.locator,
             path=entry.path,
             size=entry.size,
             mtime=entry.mtime,
-            disk_path=entry.disk_path if entry.open is not None else None,
+            disk_path=entry.disk_path if readable else None,
             error=entry.error,
+            path_spec=entry.path_spec,
+            readable=readable,
+            deleted=entry.deleted,
+            times=entry.times,
         )
 
 

@@ -12,8 +12,8 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
 from himaya.analyzers.digests import MultiHasher
@@ -26,6 +26,9 @@ from himaya.matching.pdq_sets import ActivePdq, PdqQuery, best_hits, media_queri
 from himaya.pipeline.tasks import Task, TaskFile
 from himaya.security.spool import EncryptedSpool
 from himaya.sources.archive import ExtractionBudget, detect_archive, iter_members
+from himaya.sources.disk.carve_source import UNALLOCATED_MIME, carved_entries
+from himaya.sources.disk.credentials import VolumeKeys
+from himaya.sources.disk.pathspec import install_keys, open_spec
 from himaya.sources.interface import FileEntry
 from himaya.store.blobs import BlobStore
 
@@ -39,6 +42,8 @@ class WorkerContext:
     blobs: BlobStore | None
     # Hash MD5 in a helper thread only when cores are left over; with a worker per core it only contends.
     parallel_digests: bool = False
+    # What opened each encrypted volume of the disk images being scanned (memory only, never stored).
+    volume_keys: VolumeKeys = field(default_factory=VolumeKeys)
 
 
 _context: WorkerContext | None = None
@@ -82,6 +87,7 @@ def init_worker(context: WorkerContext, in_process: bool = False, channel: Chann
         except (ImportError, AttributeError):  # pragma: no cover - faiss is a hard dependency
             pass
     _context = context
+    install_keys(context.volume_keys)
 
 
 def run_task(task: Task) -> TaskOutcome:
@@ -136,11 +142,23 @@ def _report(files: int, read: int) -> None:
 
 
 def _analyse_disk_file(task_file: TaskFile, ctx: WorkerContext) -> Iterator[FileFacts]:
+    if task_file.kind == "unallocated":
+        yield from _analyse_unallocated(task_file, ctx)
+        return
     disk_path = task_file.disk_path
+    spec = task_file.path_spec
+    opener: Callable[[], BinaryIO] | None = None
+    if spec is not None and task_file.readable:
 
-    def opener() -> BinaryIO:
-        assert disk_path is not None
-        return open(disk_path, "rb")  # closed by the caller
+        def opener() -> BinaryIO:
+            assert spec is not None
+            return open_spec(spec)  # seekable, and may be opened again (no spooling)
+
+    elif disk_path is not None:
+
+        def opener() -> BinaryIO:
+            assert disk_path is not None
+            return open(disk_path, "rb")  # closed by the caller
 
     entry = FileEntry(
         locator=task_file.locator,
@@ -148,12 +166,37 @@ def _analyse_disk_file(task_file: TaskFile, ctx: WorkerContext) -> Iterator[File
         size=task_file.size,
         mtime=task_file.mtime,
         depth=0,
-        open=opener if disk_path is not None else None,
+        open=opener,
         error=task_file.error,
         disk_path=disk_path,
+        path_spec=spec,
+        deleted=task_file.deleted,
+        times=task_file.times,
     )
     budget = ExtractionBudget(ctx.settings.archive)
     yield from analyse_entry(entry, ctx, budget, container_locator=None)
+
+
+def _analyse_unallocated(task_file: TaskFile, ctx: WorkerContext) -> Iterator[FileFacts]:
+    """Pictures carved from a file system's unallocated space, then a record of the space itself."""
+    assert task_file.path_spec is not None and task_file.carve_fs is not None
+    space = FileFacts(
+        locator=task_file.locator,
+        path=task_file.path,
+        depth=0,
+        size=task_file.size,
+        mime=UNALLOCATED_MIME,
+        path_spec=task_file.path_spec,
+    )
+    budget = ExtractionBudget(ctx.settings.archive)
+    try:
+        for carved in carved_entries(
+            task_file.path_spec, task_file.carve_fs, task_file.locator, task_file.path
+        ):
+            yield from analyse_entry(carved, ctx, budget, container_locator=task_file.locator)
+    except (OSError, EvidenceError) as exc:
+        _add_error(space, f"carving stopped early: {_describe(exc)}")
+    yield space
 
 
 def analyse_entry(
@@ -164,6 +207,7 @@ def analyse_entry(
     The container's own facts come last, so that a writer committing in order never records a
     container as done before its members.
     """
+    times = entry.times
     facts = FileFacts(
         locator=entry.locator,
         path=entry.path,
@@ -171,6 +215,12 @@ def analyse_entry(
         size=entry.size,
         mtime=entry.mtime,
         container_locator=container_locator,
+        path_spec=entry.path_spec,
+        deleted=entry.deleted,
+        carved=entry.carved,
+        accessed=times.accessed if times else None,
+        changed=times.changed if times else None,
+        created=times.created if times else None,
     )
     if entry.error:
         _add_error(facts, entry.error)
@@ -196,7 +246,7 @@ def analyse_entry(
                 image_buffer = bytearray()
             if entry.depth < settings.archive.max_depth:
                 archive_format = detect_archive(head, entry.path)
-            if archive_format and entry.disk_path is None:
+            if archive_format and entry.disk_path is None and entry.path_spec is None:
                 spool = EncryptedSpool(settings.archive.spool_memory_limit)
             chunk = first
             while chunk:
@@ -247,6 +297,9 @@ def _analyse_members(
     if spool is not None:
         spool.seek(0)
         fileobj = spool
+    elif entry.path_spec is not None:
+        assert entry.open is not None
+        fileobj = entry.open()  # a file in a disk image: seekable, opened again
     else:
         assert entry.disk_path is not None
         fileobj = open(entry.disk_path, "rb")  # noqa: SIM115

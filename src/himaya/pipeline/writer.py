@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from himaya.analyzers.facts import FileFacts
 from himaya.matching.active import ActiveHashSets
 from himaya.matching.exact import ExactHit, ExactMethod
+from himaya.sources.phone import origin_of
 from himaya.store.models import File, Match, MediaFacts
 
 SQLITE_IN_LIMIT = 900
@@ -101,6 +102,10 @@ def write_results(
             row.md5, row.sha1, row.sha256 = facts.md5, facts.sha1, facts.sha256
             row.mime = facts.mime
             row.extension_mismatch = facts.extension_mismatch
+            row.path_spec = facts.path_spec
+            row.deleted, row.carved = facts.deleted, facts.carved
+            row.accessed, row.changed, row.created = facts.accessed, facts.changed, facts.created
+            row.origin = origin_of(facts.path)
             row.status = facts.status
             row.error = facts.error
             rows.append((facts, row))

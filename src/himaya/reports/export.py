@@ -16,6 +16,7 @@ CSV_FIELDS = [
     "case", "evidence", "path", "size", "md5", "sha1", "sha256", "mime", "pdq", "pdq_quality",
     "deleted", "status", "error", "matches", "extension_mismatch", "locator",
     "file_category", "category_labels", "categories_disagree",
+    "carved", "origin", "created", "modified", "accessed", "changed", "path_spec",
 ]  # fmt: skip
 
 # A spreadsheet treats a cell starting with these as a formula; evidence file names are hostile input.
@@ -59,6 +60,8 @@ def export_case(
             if writer is not None:
                 record["matches"] = _matches_cell(record["matches"])
                 record["category_labels"] = "; ".join(record["category_labels"])
+                if record["path_spec"] is not None:
+                    record["path_spec"] = json.dumps(record["path_spec"], sort_keys=True)
                 writer.writerow({k: _csv_cell(v) for k, v in record.items()})
             else:
                 out.write(json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n")

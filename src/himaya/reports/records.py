@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -173,7 +175,25 @@ def contract_record(case: Case, item: EvidenceItem, file: File, matches: list[Ma
         # Grown: the file's category on Himaya's scale (most severe alert match), every source label
         # behind it, and whether the sets disagree.
         **_category_fields(file_category(matches)),
+        # Grown for seized devices: recovered from unallocated space; where on the phone or computer the
+        # file sits ("whatsapp", "camera", ...); file-system times; and, inside a disk image, the dfVFS
+        # path spec that reaches the same bytes through every layer (an object, or null).
+        "carved": bool(file.carved),
+        "origin": file.origin,
+        "created": _iso(file.created),
+        "modified": _iso(file.mtime),
+        "accessed": _iso(file.accessed),
+        "changed": _iso(file.changed),
+        "path_spec": json.loads(file.path_spec) if file.path_spec else None,
     }
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite hands back naive datetimes; they were stored as UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _category_fields(category: FileCategory) -> dict[str, Any]:

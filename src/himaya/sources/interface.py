@@ -24,6 +24,15 @@ def member_path(container_path: str, name: str) -> str:
     return f"{container_path}{LAYER_SEPARATOR}{name}"
 
 
+@dataclass(frozen=True)
+class FileTimes:
+    """Times a file system keeps besides the modification time (all UTC; None where it keeps none)."""
+
+    accessed: datetime | None = None
+    changed: datetime | None = None  # metadata change (inode / MFT record)
+    created: datetime | None = None
+
+
 @dataclass
 class FileEntry:
     """One file found in evidence: on disk, or a member of an archive at any depth."""
@@ -37,3 +46,10 @@ class FileEntry:
     error: str | None = None  # set by the source when the entry itself is unreadable or refused
     compressed_size: int | None = None  # for archive members: lets the reader enforce ratio limits
     disk_path: str | None = None  # files on disk only: lets analyzers reopen and seek without spooling
+    # Files inside disk images: the serialized dfVFS path spec that reaches the bytes through every layer.
+    # `open()` then gives a seekable stream and may be called again, so nothing needs spooling.
+    path_spec: str | None = None
+    deleted: bool = False  # found through an unallocated directory entry (its content still readable)
+    carved: bool = False  # recovered from unallocated space by its signature; `offset` says where
+    offset: int | None = None  # carved files: byte offset in the volume
+    times: FileTimes | None = None

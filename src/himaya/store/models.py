@@ -50,11 +50,16 @@ class EvidenceItem(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     name: Mapped[str] = mapped_column(String(1000))
     source_path: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(40))  # folder | file
+    kind: Mapped[str] = mapped_column(String(40))  # folder | file | disk-image
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     acquisition_md5: Mapped[str | None] = mapped_column(String(32))
     acquisition_sha1: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
+    # Disk images: the layers found (format, partitions, encryption, file systems) and the problems met,
+    # such as an encrypted volume that no credential opened (JSON). Never holds a credential.
+    details: Mapped[str | None] = mapped_column(Text)
+    # What a phone extraction's layout says it is ("android" | "ios"), when the evidence is one.
+    phone_platform: Mapped[str | None] = mapped_column(String(20))
 
     case: Mapped[Case] = relationship(back_populates="evidence_items")
 
@@ -113,6 +118,14 @@ class File(Base):
     mime: Mapped[str | None] = mapped_column(String(200))
     extension_mismatch: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    carved: Mapped[bool] = mapped_column(Boolean, default=False)  # recovered from unallocated space
+    # Where on a seized phone or computer the file sits, in a reviewer's terms ("whatsapp", "camera", ...).
+    origin: Mapped[str | None] = mapped_column(String(40), index=True)
+    # Inside a disk image: the dfVFS path spec (JSON) that reaches the same bytes through every layer.
+    path_spec: Mapped[str | None] = mapped_column(Text)
+    accessed: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    changed: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # metadata change time
+    created: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(10), default="ok")  # ok | error
     error: Mapped[str | None] = mapped_column(Text)
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,1 @@
+"""Disk images as evidence: container formats, volumes, encryption, file systems (dfVFS + pytsk3)."""

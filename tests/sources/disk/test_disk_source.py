@@ -1,0 +1,229 @@
+"""Disk images as evidence, read for real: every file comes out with the bytes put in, deleted files
+are found and flagged, and each file's stored path spec opens the same bytes again."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from himaya.sources.disk.credentials import VolumeCredentials
+from himaya.sources.disk.layers import DiskLayout, inspect
+from himaya.sources.disk.pathspec import open_spec
+from himaya.sources.disk.walk import iter_files
+from himaya.sources.interface import FileEntry
+from tests.builders import disks
+from tests.builders.disk_fixtures import PASSWORD
+from tests.builders.disks import FsContent, MissingTool
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _files(layout: DiskLayout) -> list[FileEntry]:
+    return [entry for fs in layout.filesystems for entry in iter_files(fs)]
+
+
+def _read(entry: FileEntry) -> bytes:
+    assert entry.open is not None, entry.error
+    with entry.open() as stream:
+        return stream.read()
+
+
+def _inside(layout: DiskLayout, prefix: str) -> dict[str, bytes]:
+    """Live files under `prefix`, by their path inside the file system."""
+    found: dict[str, bytes] = {}
+    for entry in _files(layout):
+        if entry.deleted or entry.open is None or not entry.path.startswith(prefix + "/"):
+            continue
+        found[entry.path[len(prefix) + 1 :]] = _read(entry)
+    return found
+
+
+def _same_tree(got: dict[str, bytes], want: dict[str, bytes]) -> None:
+    assert {p: _sha(d) for p, d in got.items() if p in want} == {p: _sha(d) for p, d in want.items()}
+
+
+SINGLE = {
+    # builder, file-system type Himaya reports, whether deleted files are put in (and findable)
+    "ext4": (lambda d, c: disks.ext4_image(d / "x.img", c.files, deleted=c.deleted), "ext4", True),
+    "fat12": (
+        lambda d, c: disks.fat_image(d / "x.img", c.files, fat_bits=12, deleted=c.deleted),
+        "FAT12",
+        True,
+    ),
+    "fat16": (
+        lambda d, c: disks.fat_image(d / "x.img", c.files, fat_bits=16, deleted=c.deleted),
+        "FAT16",
+        True,
+    ),
+    "fat32": (
+        lambda d, c: disks.fat_image(d / "x.img", c.files, fat_bits=32, deleted=c.deleted),
+        "FAT32",
+        True,
+    ),
+    "ntfs": (lambda d, c: disks.ntfs_image(d / "x.img", c.files, deleted=c.deleted), "NTFS", True),
+    "exfat": (lambda d, c: disks.exfat_image(d / "x.img", c.files, deleted=c.deleted), "exFAT", True),
+    "iso9660": (lambda d, c: disks.iso_image(d / "x.iso", c.files), "ISO9660", False),
+    "xfs": (lambda d, c: disks.xfs_image(d / "x.img", c.files), "XFS", False),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SINGLE))
+def test_file_system_images(kind: str, tmp_path: Path, content: FsContent) -> None:
+    make, fs_type, with_deleted = SINGLE[kind]
+    try:
+        image = make(tmp_path, content)
+    except MissingTool as exc:
+        pytest.skip(f"{exc.tool} is not installed")
+    layout = inspect(image, image.name)
+    assert layout.is_disk_image and not layout.problems
+    assert [(fs.prefix, fs.fs_type) for fs in layout.filesystems] == [(image.name, fs_type)]
+    _same_tree(_inside(layout, image.name), content.files)
+    deleted = {e.path: e for e in _files(layout) if e.deleted}
+    if with_deleted:
+        # FAT marks a deleted name by overwriting its first letter: TSK shows it as '_'.
+        found = {path.rsplit("/", 1)[-1][1:]: _read(e) for path, e in deleted.items()}
+        for path, data in content.deleted.items():
+            assert _sha(found[path.rsplit("/", 1)[-1][1:]]) == _sha(data), path
+        assert all(e.locator.rsplit("#", 1)[-1].isdigit() for e in deleted.values())
+    else:
+        assert not deleted
+
+
+def test_apfs_and_hfs_from_dfvfs_test_images() -> None:
+    shared = Path(__file__).resolve().parents[3] / ".." / "shared" / "fixtures" / "dfvfs"
+    if not shared.is_dir():
+        pytest.skip("the shared dfVFS test images are not on this machine")
+    apfs = inspect(shared / "apfs.raw", "apfs.raw")
+    assert [(fs.prefix, fs.fs_type) for fs in apfs.filesystems] == [("apfs.raw/apfs1", "APFS")]
+    hfs = inspect(shared / "hfsplus_zlib.dmg", "hfsplus_zlib.dmg")
+    assert hfs.image_format == "MODI"
+    assert [(fs.prefix, fs.fs_type) for fs in hfs.filesystems] == [("hfsplus_zlib.dmg/p1", "HFS+")]
+    for layout, prefix in ((apfs, "apfs.raw/apfs1"), (hfs, "hfsplus_zlib.dmg/p1")):
+        tree = _inside(layout, prefix)
+        assert tree["a_directory/another_file"] == b"This is another file.\n"
+        assert tree["passwords.txt"].startswith(b"place,user,password")
+
+
+def test_partitions_and_containers(
+    tmp_path: Path, gpt_disk: Path, mbr_disk: Path, e01_disk: Path, content: FsContent
+) -> None:
+    gpt = inspect(gpt_disk, "gpt.raw")
+    assert [(fs.prefix, fs.fs_type) for fs in gpt.filesystems] == [
+        ("gpt.raw/p1", "NTFS"),
+        ("gpt.raw/p2", "ext4"),
+    ]
+    e01 = inspect(e01_disk, "seized.E01")
+    assert e01.image_format == "EWF"
+    assert [fs.prefix for fs in e01.filesystems] == ["seized.E01/p1", "seized.E01/p2"]
+    _same_tree(_inside(e01, "seized.E01/p2"), content.files)
+    _same_tree(_inside(e01, "seized.E01/p1"), content.files)
+    try:
+        variants = {
+            "split.001": disks.split_raw(mbr_disk, tmp_path / "s1", "001"),
+            "split.aa": disks.split_raw(mbr_disk, tmp_path / "s2", "aa"),
+            "disk.vmdk": disks.qemu_image(mbr_disk, tmp_path / "disk.vmdk", "vmdk"),
+            "disk.qcow2": disks.qemu_image(mbr_disk, tmp_path / "disk.qcow2", "qcow2"),
+            "disk.vhdx": disks.qemu_image(mbr_disk, tmp_path / "disk.vhdx", "vhdx"),
+            "split.E01": disks.e01(mbr_disk, tmp_path / "se", segment_mb=8, compression="none", name="split"),
+        }
+    except MissingTool as exc:
+        pytest.skip(f"{exc.tool} is not installed")
+    for name, image in variants.items():
+        layout = inspect(image, name)
+        assert [(fs.prefix.split("/", 1)[1], fs.fs_type) for fs in layout.filesystems] == [
+            ("p1", "FAT16"),
+            ("p2", "ext4"),
+        ], name
+        _same_tree(_inside(layout, f"{name}/p2"), content.files)
+    assert len(list((tmp_path / "se").glob("split.E0*"))) >= 2
+
+
+def test_lvm_logical_volumes(tmp_path: Path, ext4_img: Path, fat16_img: Path, content: FsContent) -> None:
+    try:
+        image = disks.lvm_image(tmp_path / "server.raw", {"home": ext4_img, "data": fat16_img})
+    except MissingTool as exc:
+        pytest.skip(f"{exc.tool} is not installed")
+    layout = inspect(image, "server.raw")
+    assert [(fs.prefix, fs.fs_type) for fs in layout.filesystems] == [
+        ("server.raw/lvm1", "ext4"),
+        ("server.raw/lvm2", "FAT16"),
+    ]
+    _same_tree(_inside(layout, "server.raw/lvm1"), content.files)
+    _same_tree(_inside(layout, "server.raw/lvm2"), content.files)
+
+
+def test_path_spec_round_trips_to_the_same_bytes(e01_disk: Path) -> None:
+    layout = inspect(e01_disk, "seized.E01")
+    entries = [e for e in _files(layout) if e.open is not None]
+    assert len(entries) > 10
+    for entry in entries:
+        assert entry.path_spec is not None
+        with open_spec(entry.path_spec) as stream:
+            assert _sha(stream.read()) == _sha(_read(entry)), entry.path
+
+
+def test_luks1_and_luks2_open_with_the_password(
+    tmp_path: Path, luks_payload: Path, content: FsContent
+) -> None:
+    try:
+        images = {
+            "luks1.img": disks.luks1_image(tmp_path / "luks1.img", luks_payload, PASSWORD),
+            "luks2.img": disks.luks2_image(tmp_path / "luks2.img", luks_payload, PASSWORD),
+        }
+    except MissingTool as exc:
+        pytest.skip(f"{exc.tool} is not installed")
+    for name, image in images.items():
+        locked = inspect(image, name)
+        assert not locked.filesystems
+        assert locked.problems and "encrypted, not opened" in locked.problems[0]
+        assert "--password-file" in locked.problems[0]
+        wrong = inspect(image, name, VolumeCredentials(passwords=("not-it",)))
+        assert "none of the 1 credentials given opened it" in wrong.problems[0]
+        opened = inspect(image, name, VolumeCredentials(passwords=("not-it", PASSWORD)))
+        assert not opened.problems, opened.problems
+        assert [(fs.prefix, fs.fs_type) for fs in opened.filesystems] == [(name, "ext4")]
+        assert len(opened.keys.keys) == 1 and PASSWORD not in repr(opened.keys)
+        _same_tree(_inside(opened, name), content.files)
+        assert PASSWORD not in str(opened.as_dict())
+
+
+def test_bitlocker_volume_is_explained_and_the_rest_scanned(tmp_path: Path, ext4_img: Path) -> None:
+    try:
+        bde = disks.bitlocker_lookalike(tmp_path / "bde.img")
+        disk = disks.partitioned(tmp_path / "laptop.raw", [bde, ext4_img], "mbr")
+    except MissingTool as exc:
+        pytest.skip(f"{exc.tool} is not installed")
+    layout = inspect(
+        disk, "laptop.raw", VolumeCredentials(passwords=("guess",), recovery_passwords=("1" * 48,))
+    )
+    assert [fs.prefix for fs in layout.filesystems] == ["laptop.raw/p2"]
+    (problem,) = layout.problems
+    assert problem.startswith("BitLocker volume laptop.raw/p1 is encrypted, not opened")
+    assert "none of the 2 credentials given opened it" in problem and "--recovery-key-file" in problem
+
+
+@pytest.mark.parametrize("kind", ["zero", "truncated-e01", "garbage-mbr", "noise"])
+def test_corrupt_images_give_a_clear_error(kind: str, tmp_path: Path, e01_disk: Path) -> None:
+    image = {
+        "zero": lambda: disks.zero_bytes(tmp_path / "empty.img"),
+        "truncated-e01": lambda: disks.truncated(e01_disk, tmp_path / "cut.E01"),
+        "garbage-mbr": lambda: disks.garbage_partition_table(tmp_path / "garbage.dd"),
+        "noise": lambda: disks.noise(tmp_path / "noise.raw"),
+    }[kind]()
+    layout = inspect(image, image.name)
+    assert layout.is_disk_image
+    assert not layout.filesystems
+    (problem,) = layout.problems
+    assert {"zero": "empty (0 bytes)", "truncated-e01": "truncated or damaged"}.get(kind, "") in problem
+    assert len(problem) > 40  # says what to do, not just that it failed
+
+
+def test_a_picture_is_not_a_disk_image(tmp_path: Path) -> None:
+    picture = tmp_path / "holiday.jpg"
+    picture.write_bytes(disks.sample_tree()["Users/x/Pictures/holiday.jpg"])
+    layout = inspect(picture, picture.name)
+    assert not layout.is_disk_image and not layout.problems

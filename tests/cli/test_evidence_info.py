@@ -61,3 +61,35 @@ def test_info_on_a_plain_file_and_on_nothing(himaya: Cli, tmp_path: Path) -> Non
     assert "not a disk image" in himaya("evidence", "info", str(note)).text
     missing = himaya("evidence", "info", str(tmp_path / "nope.E01"))
     assert missing.code == 2 and "does not exist" in missing.text
+
+
+def test_recovery_keys_and_startup_keys_are_tried_on_bitlocker(
+    himaya: Cli,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    try:
+        image = disks.bitlocker_lookalike(tmp_path / "bde.img")
+    except MissingTool as exc:
+        pytest.skip(f"{exc.tool} is not installed")
+    recovery = tmp_path / "recovery.txt"
+    recovery.write_text("111111-222222-333333-444444-555555-666666-777777-888888\n")
+    startup = tmp_path / "KEY.BEK"
+    startup.write_bytes(b"\x00" * 124)
+    monkeypatch.setenv("HIMAYA_RECOVERY_KEYS", "000000-000000-000000-000000-000000-000000-000000-000000")
+    outcome = himaya(
+        "evidence",
+        "info",
+        str(image),
+        "--recovery-key-file",
+        str(recovery),
+        "--startup-key-file",
+        str(startup),
+    )
+    assert outcome.code == 0
+    assert (
+        "BitLocker volume bde.img is encrypted, not opened (none of the 3 credentials given" in outcome.text
+    )
+    assert "111111" not in outcome.text
+    missing = himaya("evidence", "info", str(image), "--startup-key-file", str(tmp_path / "none.BEK"))
+    assert missing.code == 2 and ".BEK" in missing.text

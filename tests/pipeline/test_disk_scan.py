@@ -200,3 +200,50 @@ def test_damaged_images_are_recorded_and_other_evidence_scanned(
         assert items[name].kind == "disk-image"
         (problem,) = json.loads(items[name].details or "{}")["problems"]
         assert len(problem) > 40
+
+
+def test_report_shows_file_systems_locked_volumes_and_custody(
+    store: Store, tmp_path: Path, e01_disk: Path, luks_payload: Path, ext4_img: Path
+) -> None:
+    from himaya.reports.html import write_report
+
+    try:
+        bde = disks.bitlocker_lookalike(tmp_path / "bde.img")
+        laptop = disks.partitioned(tmp_path / "laptop.raw", [bde, ext4_img], "mbr")
+    except MissingTool as exc:
+        pytest.skip(f"{exc.tool} is not installed")
+    _scan(store, [e01_disk, laptop])
+    data = write_report(store, "C-1", tmp_path / "report.html")
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "seized.E01/p1 (NTFS), seized.E01/p2 (ext4)" in html
+    assert "BitLocker volume laptop.raw/p1 is encrypted, not opened" in html
+    assert "acquisition verified" in html and "case number: TEST-CASE-1" in html
+    assert data.deleted >= 4 and data.carved >= 1
+    assert "<script" not in html and "<img" not in html
+
+
+def test_a_password_asked_at_the_terminal_opens_the_volume(
+    store: Store, tmp_path: Path, luks_payload: Path, content: FsContent
+) -> None:
+    try:
+        luks = disks.luks1_image(tmp_path / "stick.img", luks_payload, PASSWORD)
+    except MissingTool as exc:
+        pytest.skip(f"{exc.tool} is not installed")
+    asked: list[str] = []
+
+    def ask(volume: str) -> str | None:
+        asked.append(volume)
+        return ["typo", PASSWORD][len(asked) - 1] if len(asked) <= 2 else None
+
+    run_scan(
+        store,
+        "C-1",
+        [luks],
+        settings=ScanSettings(workers=0, thumbnails=False),
+        blobs=None,
+        quiet=True,
+        ask=ask,
+    )
+    assert asked == ["LUKS volume stick.img", "LUKS volume stick.img"]
+    records = _records(store)
+    assert records[f"stick.img/{next(iter(content.files))}"]["status"] == "ok"

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from queue import Empty
+from typing import Any
 
 from rich.console import Console
 from sqlalchemy import select, update
@@ -41,6 +42,7 @@ from himaya.sources.disk.credentials import VolumeKeys
 from himaya.sources.disk.layers import AskCredential, DiskLayout, inspect, layout_json
 from himaya.sources.disk.source import disk_entries, unallocated_spaces
 from himaya.sources.folder import walk
+from himaya.sources.interface import FileEntry
 from himaya.store.blobs import BlobStore
 from himaya.store.db import Store
 from himaya.store.models import Case, EvidenceItem, ScanRun, utcnow
@@ -138,8 +140,45 @@ def _settings_record(settings: ScanSettings) -> str:
     return json.dumps(record, sort_keys=True)
 
 
+class _Listing:
+    """What the examiner sees while a large disk image is listed: files found so far, per evidence item."""
+
+    EVERY = 2000
+
+    def __init__(self, console: Console, quiet: bool) -> None:
+        self.console = console
+        self.quiet = quiet
+        self._status: Any = None
+
+    def __enter__(self) -> _Listing:
+        if not self.quiet:
+            self._status = self.console.status("listing the evidence...")
+            self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.__exit__(*exc)
+
+    def seen(self, name: str, count: int) -> None:
+        if self._status is not None and count % self.EVERY == 0:
+            self._status.update(f"listing {name}: {count:,} files so far...")
+
+
+def _counted(entries: Iterator[FileEntry], name: str, seen: Callable[[str, int], None]) -> list[FileEntry]:
+    listed: list[FileEntry] = []
+    for entry in entries:
+        listed.append(entry)
+        seen(name, len(listed))
+    return listed
+
+
 def _plan(
-    store: Store, items: list[EvidenceItem], layouts: dict[int, DiskLayout], settings: ScanSettings
+    store: Store,
+    items: list[EvidenceItem],
+    layouts: dict[int, DiskLayout],
+    settings: ScanSettings,
+    seen: Callable[[str, int], None] = lambda name, count: None,
 ) -> tuple[list[TaskFile], int, int]:
     """Every top-level file still to do, likely-media folders first; and how many were done before.
 
@@ -153,11 +192,11 @@ def _plan(
         for item in items:
             layout = layouts.get(item.id)
             if layout is not None:
-                entries = list(disk_entries(layout))
+                entries = _counted(disk_entries(layout), item.name, seen)
                 spaces = unallocated_spaces(layout) if settings.carve else []
                 extra = [TaskFile.unallocated(item.id, space) for space in spaces]
             else:
-                entries, extra = list(walk(Path(item.source_path), item.name)), []
+                entries, extra = _counted(walk(Path(item.source_path), item.name), item.name, seen), []
             done = existing_locators(
                 session, item.id, [e.locator for e in entries] + [t.locator for t in extra]
             )
@@ -216,7 +255,8 @@ def run_scan(
             pool = _Pool(context, settings.workers)
             pool.warm_up()  # workers start (imports, hash-set indexes) while the evidence is listed
         # Listing a large disk takes minutes: Ctrl-C there is an interruption like any other.
-        todo, totals.skipped, bytes_total = _plan(store, items, layouts, settings)
+        with _Listing(console, quiet) as listing:
+            todo, totals.skipped, bytes_total = _plan(store, items, layouts, settings, listing.seen)
         with ScanProgress(console, bytes_total, quiet=quiet) as progress:
             for written in _results(batch(todo), context, pool, progress.analysed):
                 # A Ctrl-C between the commit and the tally would leave committed files uncounted in

@@ -7,6 +7,7 @@ that produced it, counts by category, and every file that could not be read.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from himaya import __version__
 from himaya.reports.records import MatchRecord, file_category, file_records, find_case
 from himaya.store.db import Store
-from himaya.store.models import EvidenceItem, File, ScanRun
+from himaya.store.models import CustodyEvent, EvidenceItem, File, ScanRun
 
 
 @dataclass
@@ -29,13 +30,30 @@ class MatchRow:
 
 
 @dataclass
+class EvidenceRow:
+    item: EvidenceItem
+    filesystems: list[str] = field(default_factory=list)  # "seized.E01/p2 (NTFS)"
+    problems: list[str] = field(default_factory=list)  # e.g. a volume left locked
+
+
+@dataclass
+class CustodyRow:
+    evidence: str
+    event: CustodyEvent
+    summary: str
+
+
+@dataclass
 class ReportData:
     case_number: str
     case_title: str | None
     generated_at: str
     tool_version: str
-    evidence: list[EvidenceItem]
+    evidence: list[EvidenceRow]
     runs: list[ScanRun]
+    custody: list[CustodyRow] = field(default_factory=list)
+    deleted: int = 0
+    carved: int = 0
     files: int = 0
     errors: int = 0
     matched_files: int = 0
@@ -58,16 +76,25 @@ def collect(store: Store, case_number: str) -> ReportData:
             )
         )
         runs = list(session.scalars(select(ScanRun).where(ScanRun.case_id == case.id).order_by(ScanRun.id)))
+        names = {item.id: item.name for item in evidence}
+        custody = session.scalars(
+            select(CustodyEvent)
+            .where(CustodyEvent.evidence_id.in_(list(names)))
+            .order_by(CustodyEvent.at, CustodyEvent.id)
+        )
         data = ReportData(
             case_number=case.number,
             case_title=case.title,
             generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
             tool_version=__version__,
-            evidence=evidence,
+            evidence=[_evidence_row(item) for item in evidence],
             runs=runs,
+            custody=[CustodyRow(names[e.evidence_id], e, _custody_summary(e)) for e in custody],
         )
         for item, file, matches in file_records(session, case):
             data.files += 1
+            data.deleted += bool(file.deleted)
+            data.carved += bool(file.carved)
             if file.md5:  # bytes actually read; a refused zip-bomb member declares 200 MB it never gave
                 data.bytes_total += file.size or 0
             data.by_mime[(file.mime or "unknown").split("/")[0]] += 1
@@ -87,6 +114,38 @@ def collect(store: Store, case_number: str) -> ReportData:
                 data.by_method[m.method] += 1
                 data.matches.append(MatchRow(item.name, file, m))
         return data
+
+
+def _evidence_row(item: EvidenceItem) -> EvidenceRow:
+    details = json.loads(item.details) if item.details else {}
+    return EvidenceRow(
+        item=item,
+        filesystems=[f"{fs['path']} ({fs['type']})" for fs in details.get("filesystems", [])],
+        problems=list(details.get("problems", [])),
+    )
+
+
+def _custody_summary(event: CustodyEvent) -> str:
+    """The detail a reader needs on one line: hashes compared, and who acquired the image, with what notes."""
+    try:
+        detail = json.loads(event.detail or "{}")
+    except ValueError:
+        return event.detail or ""
+    if not isinstance(detail, dict):
+        return str(detail)
+    parts = []
+    for name, value in sorted(detail.get("stored", {}).items()):
+        computed = detail.get("computed", {}).get(name)
+        if computed is None:
+            verdict = ""
+        else:
+            verdict = " = computed" if computed == value else f" ≠ computed {computed}"
+        parts.append(f"{name.upper()} {value}{verdict}")
+    if detail.get("error"):
+        parts.append(f"error: {detail['error']}")
+    header = detail.get("header", {})
+    parts += [f"{key.replace('_', ' ')}: {header[key]}" for key in sorted(header)]
+    return "; ".join(parts)
 
 
 def render(data: ReportData) -> str:

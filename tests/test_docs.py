@@ -71,3 +71,11 @@ def test_the_matrix_check_reports_missing_and_absent_tests() -> None:
         "line 4: tests/test_docs.py::test_TEST_no_such_test does not exist",
         "line 5: names no test",
     ]
+
+
+def test_every_origin_label_is_documented() -> None:
+    from himaya.sources.phone import origin_labels
+
+    text = (ROOT / "docs" / "evidence.md").read_text(encoding="utf-8")
+    for label, description in origin_labels().items():
+        assert f"| `{label}` | {description} |" in text, label

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 from sqlalchemy import select
@@ -17,12 +18,15 @@ from himaya.cases import create_case
 from himaya.cli.context import AppContext
 from himaya.config import ScanSettings
 from himaya.demo.builder import build_demo
+from himaya.demo.disk import DemoDisk, build_demo_disk, missing_tools
 from himaya.errors import HimayaError
 from himaya.hashsets.importer import import_hash_set
+from himaya.pipeline.custody import VERIFIED
 from himaya.pipeline.scan import run_scan
 from himaya.reports.export import export_case
 from himaya.reports.html import write_report
-from himaya.store.models import Case
+from himaya.store.db import Store
+from himaya.store.models import Case, CustodyEvent
 
 DEMO_CASE = "DEMO-0001"
 
@@ -32,6 +36,19 @@ def run_demo(app_ctx: AppContext, out: Path, workers: int) -> None:
     started = time.monotonic()
     layout = build_demo(out / "data")
     console.print(f"demo evidence built in {layout.evidence_dir} (benign, synthetic pictures)")
+    camera = layout.evidence_dir / "DCIM" / "Camera"
+    disk = build_demo_disk(
+        layout.root / "disk",
+        {p.name: p.read_bytes() for p in sorted(camera.glob("IMG_*.jpg"))},
+        layout.listed_originals,
+    )
+    if disk is None:
+        console.print(
+            f"[yellow]disk-image part skipped: {', '.join(missing_tools())} missing "
+            "(make setup installs them)"
+        )
+    else:
+        console.print(f"demo disk image built: {disk.image} (E01, GPT, ext4, one listed picture deleted)")
 
     store = app_ctx.store()
     with store.session() as session:
@@ -49,7 +66,7 @@ def run_demo(app_ctx: AppContext, out: Path, workers: int) -> None:
     summary = run_scan(
         store,
         DEMO_CASE,
-        [layout.evidence_dir],
+        [layout.evidence_dir] + ([disk.image] if disk else []),
         settings=ScanSettings(workers=workers),
         blobs=app_ctx.blobs(),
         console=console,
@@ -62,8 +79,10 @@ def run_demo(app_ctx: AppContext, out: Path, workers: int) -> None:
         export_case(store, DEMO_CASE, "jsonl", handle)
 
     matched: dict[str, list[str]] = {}
+    records: list[dict[str, Any]] = []
     for line in export_path.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
+        records.append(record)
         alerts = [m["method"] for m in record["matches"] if m["kind"] == "alert"]
         matched[record["path"]] = alerts
 
@@ -77,6 +96,8 @@ def run_demo(app_ctx: AppContext, out: Path, workers: int) -> None:
             ok = bool(methods) if expected == "match" else methods is not None and not methods
             failures += not ok
             table.add_row(expected, rel, ", ".join(sorted(set(methods or []))), "✔" if ok else "✘")
+    if disk is not None:
+        failures += _disk_rows(table, disk, records, store)
     console.print(table)
     console.print(
         f"scan {summary.status} in {scan_seconds:.1f} s: {summary.files_written} files analysed, "
@@ -88,3 +109,39 @@ def run_demo(app_ctx: AppContext, out: Path, workers: int) -> None:
     console.print(f"demo finished in {time.monotonic() - started:.1f} s")
     if failures:
         raise HimayaError(f"{failures} demo expectations failed (see the table above); please report this")
+
+
+def _disk_rows(table: Table, disk: DemoDisk, records: list[dict[str, Any]], store: Store) -> int:
+    """The disk image's expectations: a listed picture live, the same deleted and carved, one not listed."""
+    name = disk.image.name
+    prefix = f"{name}/p1/"
+
+    def alerts(record: dict[str, Any]) -> list[str]:
+        return sorted({m["method"] for m in record["matches"] if m["kind"] == "alert"})
+
+    by_path = {r["path"]: r for r in records}
+    live = by_path.get(prefix + disk.live_listed)
+    deleted = [r for r in records if r["path"] == prefix + disk.deleted_listed and r["deleted"]]
+    carved = [
+        r for r in records if r["path"].startswith(prefix + "$Unallocated!/") and r["carved"] and alerts(r)
+    ]
+    distinct = by_path.get(prefix + disk.distinct)
+    with store.session() as session:
+        events = [e.event for e in session.scalars(select(CustodyEvent))]
+    checks: tuple[tuple[str, str, bool, list[str]], ...] = (
+        ("match", disk.live_listed, live is not None and bool(alerts(live)), alerts(live) if live else []),
+        (
+            "match, deleted",
+            disk.deleted_listed,
+            bool(deleted) and bool(alerts(deleted[0])),
+            alerts(deleted[0]) if deleted else [],
+        ),
+        ("match, carved", "p1/$Unallocated", bool(carved), alerts(carved[0]) if carved else []),
+        ("no match", disk.distinct, distinct is not None and not alerts(distinct), []),
+        ("E01 verified", name, VERIFIED in events, []),
+    )
+    failures = 0
+    for expected, path, ok, methods in checks:
+        failures += not ok
+        table.add_row(expected, f"{name}: {path}", ", ".join(methods), "✔" if ok else "✘")
+    return failures

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # libmagic for file typing, libarchive for 7z/rar, python3-venv to build .venv; cryptsetup-bin derives
 # LUKS2 volume keys. The rest build the disk-image fixtures of the tests (file systems without mounting,
 # partition tables, E01, VMDK/QCOW2/VHDX, ISO9660) and give the sleuthkit's tools for cross-checks.
-SYSTEM_PACKAGES := libmagic1 "libarchive13t64|libarchive13" python3-venv cryptsetup-bin \
+SYSTEM_PACKAGES := libmagic1 "libarchive13t64|libarchive13" python3-venv cryptsetup-bin zlib1g-dev \
 	e2fsprogs dosfstools mtools ntfs-3g fdisk ewf-tools qemu-utils exfatprogs xfsprogs xorriso sleuthkit
 BENCH_PACKAGES := hashdeep
 DEMO_DIR := demo-output
@@ -15,11 +15,13 @@ DEMO_DIR := demo-output
 
 all: test
 
-$(STAMP): pyproject.toml setup.py src/himaya/matching/_pdqscan.c scripts/ensure-system-packages.sh
+$(STAMP): pyproject.toml setup.py src/himaya/matching/_pdqscan.c scripts/ensure-system-packages.sh \
+		scripts/build-pyewf-zlib.sh
 	@bash scripts/ensure-system-packages.sh $(SYSTEM_PACKAGES)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	@bash scripts/build-pyewf-zlib.sh $(BIN)/python
 	@touch $(STAMP)
 
 setup: $(STAMP)

@@ -231,6 +231,8 @@ def run_scan(
     for layout in layouts.values():
         for problem in layout.problems:
             console.print(f"[yellow]{layout.name}: {problem}")
+        for note in layout.notes:
+            console.print(f"{layout.name}: note: {note}")
     verification = EwfVerifier.start(store, items, layouts)
     with store.transaction() as session:
         run = ScanRun(case_id=case_id, tool_version=__version__, settings_json=_settings_record(settings))

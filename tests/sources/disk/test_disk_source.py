@@ -227,3 +227,24 @@ def test_a_picture_is_not_a_disk_image(tmp_path: Path) -> None:
     picture.write_bytes(disks.sample_tree()["Users/x/Pictures/holiday.jpg"])
     layout = inspect(picture, picture.name)
     assert not layout.is_disk_image and not layout.problems
+
+
+def test_media_folders_are_listed_first_within_each_file_system(e01_disk: Path) -> None:
+    from himaya.sources.disk.source import disk_entries
+
+    layout = inspect(e01_disk, "seized.E01")
+    paths = [entry.path for entry in disk_entries(layout)]
+    for prefix in ("seized.E01/p1/", "seized.E01/p2/"):
+        inside = [p[len(prefix) :] for p in paths if p.startswith(prefix)]
+        media = [p for p in inside if p.split("/")[0] in ("DCIM", "Downloads") or "/Pictures/" in p]
+        assert inside[: len(media)] == media and "Documents/notes.txt" in inside[len(media) :]
+
+
+def test_a_slow_pyewf_is_pointed_out(e01_disk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from himaya.sources.disk import ewf
+
+    monkeypatch.setattr(ewf, "fast_decompression", lambda: False)
+    (note,) = inspect(e01_disk, "seized.E01").notes
+    assert "without zlib" in note and "make setup" in note
+    monkeypatch.setattr(ewf, "fast_decompression", lambda: True)
+    assert not inspect(e01_disk, "seized.E01").notes

@@ -71,6 +71,22 @@ class EwfVerification:
         }
 
 
+def fast_decompression() -> bool:
+    """Whether pyewf inflates with zlib. PyPI's wheels use libewf's own bit-by-bit inflate, about 20
+    times slower on a compressed E01; `make setup` rebuilds pyewf with zlib (scripts/build-pyewf-zlib.sh)."""
+    try:
+        with open(pyewf.__file__, "rb") as module:
+            return b"libz.so" in module.read()
+    except (OSError, AttributeError, TypeError):
+        return False
+
+
+SLOW_PYEWF = (
+    "this pyewf decompresses E01 images without zlib, about 20 times slower than it could; run "
+    "'make setup' (or scripts/build-pyewf-zlib.sh .venv/bin/python) to rebuild it"
+)
+
+
 def _open(path: Path) -> tuple[Any, list[str]]:
     segments = [str(s) for s in pyewf.glob(str(path))]
     handle = pyewf.handle()

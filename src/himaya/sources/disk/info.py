@@ -66,6 +66,7 @@ def describe(path: Path, credentials: VolumeCredentials = VolumeCredentials()) -
     if layout.filesystems:
         lines.append("file systems to scan:")
         lines += [f"  {fs.prefix}/  ({fs.fs_type})" for fs in layout.filesystems]
+    lines += [f"note: {note}" for note in layout.notes]
     if layout.problems:
         lines.append("problems:")
         lines += [f"  - {problem}" for problem in layout.problems]

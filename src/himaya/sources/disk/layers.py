@@ -30,7 +30,7 @@ from dfvfs.lib import errors as dfvfs_errors
 from dfvfs.path import factory as path_spec_factory
 from dfvfs.resolver import resolver
 
-from himaya.sources.disk import luks2
+from himaya.sources.disk import ewf, luks2
 from himaya.sources.disk.credentials import VolumeCredentials, VolumeKey, VolumeKeys
 from himaya.sources.disk.pathspec import spec_to_json
 
@@ -153,6 +153,7 @@ class DiskLayout:
     root: Layer | None = None
     filesystems: list[FileSystemRoot] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth saying, not wrong with the evidence
     keys: VolumeKeys = field(default_factory=VolumeKeys)
     image_format: str | None = None  # the outermost container's type indicator (EWF, RAW, VMDK, ...)
 
@@ -224,6 +225,8 @@ def inspect(
         layout.problems.append("dfVFS found no storage media layer in this file")
         return layout
     layout.image_format = image_node.type_indicator
+    if layout.image_format == D.TYPE_INDICATOR_EWF and not ewf.fast_decompression():
+        layout.notes.append(ewf.SLOW_PYEWF)
     layout.root = walker.visit(image_node, [])
     if not layout.filesystems and not layout.problems:
         layout.problems.append("no file system that Himaya can read was found in this image")

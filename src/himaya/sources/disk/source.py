@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from himaya.sources.disk.layers import DiskLayout
 from himaya.sources.disk.pathspec import spec_to_json
 from himaya.sources.disk.walk import iter_files
+from himaya.sources.folder import MEDIA_FOLDERS
 from himaya.sources.interface import FileEntry
 
 UNALLOCATED = "$Unallocated"
@@ -23,8 +24,17 @@ class UnallocatedSpace:
 
 
 def disk_entries(layout: DiskLayout) -> Iterator[FileEntry]:
+    """Every file of every file system; within each, files in likely-media folders (DCIM, Pictures,
+    WhatsApp, ...) come first, as in a folder scan, so that the first hits come early."""
     for fs in layout.filesystems:
-        yield from iter_files(fs)
+        entries = list(iter_files(fs))
+        entries.sort(key=lambda entry: not _in_media_folder(entry.path, len(fs.prefix)))
+        yield from entries
+
+
+def _in_media_folder(path: str, prefix_length: int) -> bool:
+    folders = path[prefix_length:].split("/")[:-1]
+    return any(folder.casefold() in MEDIA_FOLDERS for folder in folders)
 
 
 def unallocated_spaces(layout: DiskLayout) -> list[UnallocatedSpace]:

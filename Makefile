@@ -46,6 +46,10 @@ bench-deps: $(STAMP)
 	$(BIN)/pip install -q threatexchange==1.2.17
 	@test -x bench/out/.venv-plaso/bin/python || $(PYTHON) -m venv bench/out/.venv-plaso
 	bench/out/.venv-plaso/bin/pip install -q plaso==20260720
+	@# plaso again, with the pyewf that Himaya's setup builds (zlib inflate): the like-for-like comparison.
+	@test -x bench/out/.venv-plaso-zlib/bin/python || $(PYTHON) -m venv bench/out/.venv-plaso-zlib
+	bench/out/.venv-plaso-zlib/bin/pip install -q plaso==20260720
+	@bash scripts/build-pyewf-zlib.sh bench/out/.venv-plaso-zlib/bin/python
 
 bench: bench-deps
 	OMP_NUM_THREADS=1 $(BIN)/python bench/bench_images.py

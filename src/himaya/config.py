@@ -108,3 +108,4 @@ class ScanSettings:
     volume_credentials: VolumeCredentials = field(default_factory=VolumeCredentials)
     shadow_copies: bool = False  # also scan each Volume Shadow Copy of an NTFS volume
     carve: bool = True  # carve pictures out of the unallocated space of disk images' file systems
+    verify: bool = True  # read each E01 again in full and compare with its stored acquisition hashes

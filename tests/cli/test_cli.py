@@ -85,7 +85,7 @@ HELP = {
         "CASE_NUMBER", "EVIDENCE", "--workers", "--password-file", "--password", "--max-depth",
         "--max-archive-ratio", "--max-archive-bytes", "--max-archive-members", "--max-pixels",
         "--no-thumbnails", "--quiet", "--recovery-key-file", "--startup-key-file", "--prompt", "--no-prompt",
-        "--shadow-copies", "--carve", "--no-carve",
+        "--shadow-copies", "--carve", "--no-carve", "--verify", "--no-verify",
     ],
     ("evidence",): ["info"],
     ("evidence", "info"): [

@@ -110,6 +110,13 @@ def test_e01_acquisition_is_verified_and_recorded(store: Store, e01_disk: Path) 
         assert len(session.scalars(select(CustodyEvent)).all()) == 1
 
 
+def test_no_verify_leaves_the_acquisition_unverified(store: Store, e01_disk: Path) -> None:
+    summary = _scan(store, [e01_disk], carve=False, verify=False)
+    assert summary.status == "finished" and summary.files_written > 10
+    with store.session() as session:
+        assert session.scalars(select(CustodyEvent)).all() == []
+
+
 def test_a_damaged_e01_fails_verification_loudly(store: Store, tmp_path: Path, mbr_disk: Path) -> None:
     try:
         image = disks.e01(mbr_disk, tmp_path / "bad", compression="none", name="tampered")

@@ -178,3 +178,26 @@ def test_usable_from_spawned_worker(store: BlobStore) -> None:
     with context.Pool(1) as pool:
         blob_id = pool.apply(_put_in_worker, (store, MARKER))
     assert store.get(blob_id) == MARKER
+
+
+def test_deferred_store_skips_fsync_and_sync_flushes_once(
+    store: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import himaya.store.blobs as blobs_module
+
+    fsyncs: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: fsyncs.append(fd) or real_fsync(fd))
+    store.put(b"TEST durable")
+    assert len(fsyncs) == 1  # the default store makes each blob durable before naming it
+    deferred = store.deferred()
+    ids = [deferred.put(f"TEST deferred {n}".encode()) for n in range(5)]
+    assert len(fsyncs) == 1 and not deferred.durable
+    calls: list[int] = []
+    real_syncfs = blobs_module._syncfs
+    monkeypatch.setattr(
+        blobs_module, "_syncfs", lambda fd: calls.append(fd) or (real_syncfs(fd) if real_syncfs else 0)
+    )
+    store.sync()
+    assert len(calls) == 1
+    assert [store.get(blob_id) for blob_id in ids] == [f"TEST deferred {n}".encode() for n in range(5)]

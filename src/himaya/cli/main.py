@@ -459,6 +459,14 @@ def scan(
         bool,
         typer.Option("--carve/--no-carve", help="Carve JPEG/PNG/GIF out of disk images' unallocated space."),
     ] = True,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify/--no-verify",
+            help="Read each E01 again in full and compare it with the hashes stored at acquisition, "
+            "recorded as a custody event (default; --no-verify when it was verified at intake).",
+        ),
+    ] = True,
     max_depth: Annotated[
         int, typer.Option("--max-depth", help="How deep to open archives inside archives.")
     ] = ArchiveLimits().max_depth,
@@ -514,6 +522,7 @@ def scan(
         volume_credentials=_volume_credentials(passwords, recovery_key_file, startup_key_file),
         shadow_copies=shadow_copies,
         carve=carve,
+        verify=verify,
     )
     store = app_ctx.store()
     blobs = app_ctx.blobs() if settings.thumbnails else None

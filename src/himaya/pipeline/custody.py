@@ -76,7 +76,15 @@ class EwfVerifier:
             console.print("verifying the E01 acquisition hashes (a full read of each image)...")
         try:
             for item_id, future in self.futures.items():
-                self._record(item_id, future.result(), console)
+                try:
+                    result = future.result()
+                except Exception as exc:
+                    console.print(
+                        f"[yellow]{self.jobs[item_id].name}: the acquisition could not be verified "
+                        f"({type(exc).__name__}: {exc}); run the scan again to verify it"
+                    )
+                    continue
+                self._record(item_id, result, console)
         finally:
             self._executor.shutdown(wait=True)
             self._executor = None

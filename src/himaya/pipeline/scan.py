@@ -233,7 +233,7 @@ def run_scan(
             console.print(f"[yellow]{layout.name}: {problem}")
         for note in layout.notes:
             console.print(f"{layout.name}: note: {note}")
-    verification = EwfVerifier.start(store, items, layouts)
+    verification = EwfVerifier.start(store, items, layouts if settings.verify else {})
     with store.transaction() as session:
         run = ScanRun(case_id=case_id, tool_version=__version__, settings_json=_settings_record(settings))
         session.add(run)
@@ -244,7 +244,9 @@ def run_scan(
     context = WorkerContext(
         settings=settings,
         pdq_sets=list(active.pdq),
-        blobs=blobs,
+        # Workers write thumbnails without an fsync each; the parent flushes them all before committing
+        # the rows that point at them (`_commit`).
+        blobs=blobs.deferred() if blobs is not None and blobs.durable else blobs,
         parallel_digests=max(settings.workers, 1) < (os.cpu_count() or 1),
         volume_keys=VolumeKeys(tuple(key for layout in layouts.values() for key in layout.keys.keys)),
     )
@@ -264,6 +266,8 @@ def run_scan(
                 # A Ctrl-C between the commit and the tally would leave committed files uncounted in
                 # the run's record, so it is held until both are done.
                 with _ctrl_c_deferred():
+                    if blobs is not None and blobs.durable:
+                        blobs.sync()  # the thumbnails of these files are on disk before their rows
                     counts = _commit(store, run_id, active, written)
                     totals.written += counts.written
                     totals.skipped += counts.skipped
@@ -491,21 +495,25 @@ def crashed_file(task_file: TaskFile) -> tuple[int, list[FileFacts]]:
 
 @contextmanager
 def _sigint_ignored() -> Iterator[None]:
-    """Processes started in here inherit an ignored SIGINT.
+    """Processes started in here never see SIGINT; in this process it waits until the block ends.
 
     A terminal's Ctrl-C goes to every process in the group. A worker still importing (before
     `init_worker` ignores SIGINT) would die of it with a traceback across the examiner's screen; the
-    parent alone handles Ctrl-C. A Ctrl-C in these few milliseconds is lost: press it again.
+    parent alone handles Ctrl-C. SIGINT is *blocked* here, not ignored: a child inherits the blocked mask
+    through fork and exec (and ignores SIGINT for good once `init_worker` runs), while a Ctrl-C that
+    arrives meanwhile stays pending in this process and is delivered when the block ends, never lost.
     """
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is None or threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set handlers, and Ctrl-C reaches only the main thread
+    if threading.current_thread() is not threading.main_thread():
+        yield  # Ctrl-C reaches only the main thread
         return
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+sigint_blocked = _sigint_ignored  # for other modules that start processes during a scan
 
 
 @contextmanager

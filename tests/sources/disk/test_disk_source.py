@@ -4,6 +4,8 @@ are found and flagged, and each file's stored path spec opens the same bytes aga
 from __future__ import annotations
 
 import hashlib
+import random
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -125,6 +127,7 @@ def test_partitions_and_containers(
         variants = {
             "split.001": disks.split_raw(mbr_disk, tmp_path / "s1", "001"),
             "split.aa": disks.split_raw(mbr_disk, tmp_path / "s2", "aa"),
+            "split.000": disks.split_raw(mbr_disk, tmp_path / "s3", "000"),
             "disk.vmdk": disks.qemu_image(mbr_disk, tmp_path / "disk.vmdk", "vmdk"),
             "disk.qcow2": disks.qemu_image(mbr_disk, tmp_path / "disk.qcow2", "qcow2"),
             "disk.vhdx": disks.qemu_image(mbr_disk, tmp_path / "disk.vhdx", "vhdx"),
@@ -248,3 +251,45 @@ def test_a_slow_pyewf_is_pointed_out(e01_disk: Path, monkeypatch: pytest.MonkeyP
     assert "without zlib" in note and "make setup" in note
     monkeypatch.setattr(ewf, "fast_decompression", lambda: True)
     assert not inspect(e01_disk, "seized.E01").notes
+
+
+def test_direct_run_reading_gives_what_tsk_gives(tmp_path: Path, content: FsContent) -> None:
+    from dfvfs.resolver import resolver
+
+    from himaya.sources.disk.pathspec import _direct, spec_from_json
+
+    files = dict(content.files)
+    sparse = tmp_path / "sparse-source"
+    images = {
+        "ext4": disks.ext4_image(tmp_path / "e.img", files, deleted=content.deleted),
+        "fat32": disks.fat_image(tmp_path / "f.img", files, fat_bits=32, deleted=content.deleted),
+    }
+    # A file with holes: mke2fs -d keeps them as unallocated ranges that read as zeros.
+    (sparse / "holes").mkdir(parents=True)
+    with (sparse / "holes" / "vm.disk").open("wb") as handle:
+        handle.seek(3 * 1024 * 1024)
+        handle.write(b"TEST-after-a-hole" * 1000)
+    holes = tmp_path / "holes.img"
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-d", str(sparse), str(holes), "16M"], check=True)
+    images["ext4-holes"] = holes
+    rng = random.Random(7)
+    direct = 0
+    for name, image in images.items():
+        for entry in _files(inspect(image, name)):
+            if entry.open is None or entry.path_spec is None:
+                continue
+            spec = spec_from_json(entry.path_spec)
+            reader = _direct(spec)
+            tsk = resolver.Resolver.OpenFileObject(spec)
+            tsk.seek(0)
+            expected = tsk.read(tsk.get_size())
+            if reader is None:
+                continue
+            direct += 1
+            assert reader.read() == expected, entry.path
+            for _ in range(5):
+                start = rng.randrange(0, max(len(expected), 1))
+                length = rng.randrange(0, 200_000)
+                reader.seek(start)
+                assert reader.read(length) == expected[start : start + length], entry.path
+    assert direct >= 15  # the sample files, the deleted ones and the sparse one went the direct way

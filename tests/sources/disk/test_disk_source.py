@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from himaya.sources.disk.credentials import VolumeCredentials
+from himaya.sources.disk.info import describe
 from himaya.sources.disk.layers import DiskLayout, inspect
 from himaya.sources.disk.pathspec import open_spec
 from himaya.sources.disk.walk import iter_files
@@ -83,6 +84,7 @@ def test_file_system_images(kind: str, tmp_path: Path, content: FsContent) -> No
     layout = inspect(image, image.name)
     assert layout.is_disk_image and not layout.problems
     assert [(fs.prefix, fs.fs_type) for fs in layout.filesystems] == [(image.name, fs_type)]
+    assert f"{image.name}/  ({fs_type})" in describe(image).text  # what `himaya evidence info` prints
     _same_tree(_inside(layout, image.name), content.files)
     deleted = {e.path: e for e in _files(layout) if e.deleted}
     if with_deleted:
@@ -133,11 +135,13 @@ def test_partitions_and_containers(
             "disk.vmdk": disks.qemu_image(mbr_disk, tmp_path / "disk.vmdk", "vmdk"),
             "disk.qcow2": disks.qemu_image(mbr_disk, tmp_path / "disk.qcow2", "qcow2"),
             "disk.vhdx": disks.qemu_image(mbr_disk, tmp_path / "disk.vhdx", "vhdx"),
+            "disk.vhd": disks.qemu_image(mbr_disk, tmp_path / "disk.vhd", "vpc"),
             "split.E01": disks.e01(mbr_disk, tmp_path / "se", segment_mb=8, compression="none", name="split"),
         }
     except MissingTool as exc:
         pytest.skip(f"{exc.tool} is not installed")
     for name, image in variants.items():
+        assert "p2  " in describe(image).text, name
         layout = inspect(image, name)
         assert [(fs.prefix.split("/", 1)[1], fs.fs_type) for fs in layout.filesystems] == [
             ("p1", "FAT16"),

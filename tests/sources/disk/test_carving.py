@@ -517,3 +517,18 @@ def test_whole_pictures_between_harmless_bytes_are_all_found(
         data += _SMALL[index]
     data += gaps[-1]
     assert [(c.offset, c.length) for c in _carve_bytes(data, chunk=chunk)] == expected
+
+
+@_needs("mkntfs", "blkls")
+def test_ntfs_ranges_match_blkls_and_the_deleted_picture_is_carved(tmp_path: Path) -> None:
+    from tests.builders import disks
+
+    content = disks.sample_content()
+    image = disks.ntfs_image(tmp_path / "ntfs.img", content.files, deleted=content.deleted)
+    ranges = _ranges_of(image)
+    assert ranges is not None
+    assert ranges == _runs(_blkls_free(image), 4096)  # mkntfs: 4 KiB clusters at this size
+    picture = content.deleted["Users/x/Pictures/deleted.jpg"]
+    with image.open("rb") as volume:
+        found = [volume_reader(volume)(c.offset, c.length) for c in carve(volume_reader(volume), ranges)]
+    assert picture in found

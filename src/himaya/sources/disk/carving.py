@@ -5,8 +5,9 @@ Two halves, usable apart:
 * `unallocated_ranges(volume)`: the byte ranges, relative to the start of the file system's volume,
   that the file system does not allocate. pytsk3 opens the file system (so only what The Sleuth Kit
   recognises is carved) and gives its type; the ranges then come from the file system's own allocation
-  structures, read directly, because pytsk3 has no block walk. Supported: FAT12/16/32 (the first FAT)
-  and ext2/3/4 (the block bitmaps). Anything else gives None: the caller skips carving.
+  structures, read directly, because pytsk3 has no block walk. Supported: FAT12/16/32 (the first FAT),
+  ext2/3/4 (the block bitmaps) and NTFS (the $Bitmap file, read through TSK). Anything else gives None:
+  the caller skips carving.
 * `carve(read_at, ranges)`: header/footer carving in streaming chunks. A candidate is kept only when its
   structure walks from the header to its end (JPEG segments and scans up to EOI, PNG chunks with their
   CRCs up to IEND, GIF blocks up to the trailer) within `max_size` and within its range.
@@ -17,6 +18,8 @@ Exactness of the ranges, checked by the tests against `blkls` (The Sleuth Kit) a
   the sectors after the last whole cluster. Boot sector, reserved sectors, FATs and the FAT12/16 root
   directory are never returned. Like TSK, an entry pointing past the last cluster (neither end-of-chain
   nor bad) counts as free. Same sectors as `blkls -A`.
+* NTFS: a cluster is unallocated when its bit in $Bitmap (least significant bit first) is 0. Same
+  clusters as `blkls -A`.
 * ext: a block is unallocated when its bit in its group's block bitmap is 0. A group flagged
   BLOCK_UNINIT (ext4 with group checksums) has no bitmap written on disk; as in the kernel and e2fsprogs
   it is derived instead: in use are the group's superblock backup, group descriptors and reserved GDT
@@ -183,6 +186,8 @@ def unallocated_ranges(volume: Volume | pytsk3.Img_Info) -> list[tuple[int, int]
             )
         elif ftype in _EXT_TYPES:
             runs, unit = _ext_free_runs(read_at, int(info.block_size), int(info.block_count))
+        elif ftype == _NTFS:
+            runs, unit = _ntfs_free_runs(fs, int(info.block_size), int(info.block_count))
         else:
             return None
     except _Unsupported:
@@ -244,6 +249,35 @@ def _subtract_runs(runs: list[tuple[int, int]], used: list[tuple[int, int]]) -> 
         if pos < end:
             out.append((pos, end - pos))
     return out
+
+
+# NTFS: clusters are the unit; the $Bitmap file (MFT entry 6) has one bit per cluster, least significant
+# bit first, set when the cluster is in use.
+
+_NTFS = int(pytsk3.TSK_FS_TYPE_NTFS)
+_NTFS_BITMAP_ENTRY = 6
+_NTFS_PIECE_BYTES = 8 * 1024 * 1024  # a volume of 256 GiB in 4 KiB clusters has this much bitmap
+
+
+def _ntfs_free_runs(fs: pytsk3.FS_Info, cluster: int, clusters: int) -> tuple[list[tuple[int, int]], int]:
+    try:
+        bitmap = fs.open_meta(inode=_NTFS_BITMAP_ENTRY)
+    except OSError as exc:
+        raise _Unsupported(f"NTFS $Bitmap cannot be opened: {exc}") from exc
+    size = int(bitmap.info.meta.size)
+    if size * 8 < clusters:
+        raise _Unsupported("NTFS $Bitmap is shorter than the volume")
+    runs: list[tuple[int, int]] = []
+    for offset in range(0, (clusters + 7) // 8, _NTFS_PIECE_BYTES):
+        want = min(_NTFS_PIECE_BYTES, (clusters + 7) // 8 - offset)
+        data = bytes(bitmap.read_random(offset, want))
+        if len(data) != want:
+            raise _Unsupported("NTFS $Bitmap could not be read whole")
+        used = np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")
+        first = offset * 8
+        free = ~used[: max(0, min(used.size, clusters - first))].astype(bool)
+        runs += _runs_of_true(free, first)
+    return _merge_runs(runs), cluster
 
 
 # FAT12/16/32: sectors are the unit, like TSK's blocks.

@@ -255,3 +255,19 @@ def test_a_password_asked_at_the_terminal_opens_the_volume(
     assert asked == ["LUKS volume stick.img", "LUKS volume stick.img"]
     records = _records(store)
     assert records[f"stick.img/{next(iter(content.files))}"]["status"] == "ok"
+
+
+def test_a_truncated_disk_says_so_and_records_the_folders_it_lost(
+    store: Store, tmp_path: Path, gpt_disk: Path, content: FsContent
+) -> None:
+    cut = disks.truncated(gpt_disk, tmp_path / "cut.raw", keep_fraction=0.47)  # inside p2's metadata
+    summary = _scan(store, [cut], carve=False)
+    assert summary.status == "finished"
+    records = _records(store)
+    for path, data in content.files.items():  # p1 (NTFS) lies wholly inside what is left
+        assert records[f"cut.raw/p1/{path}"]["sha256"] == _sha(data)
+    lost = [r for p, r in records.items() if p.startswith("cut.raw/p2/") and r["status"] == "error"]
+    assert lost and all("could not be read from the image" in r["error"] for r in lost)
+    with store.session() as session:
+        (problem,) = json.loads(session.scalars(select(EvidenceItem)).one().details or "{}")["problems"]
+    assert problem.startswith("cut.raw/p2: the image ends before this ext4 file system does")

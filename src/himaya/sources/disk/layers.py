@@ -306,7 +306,24 @@ class _Walker:
                 continue
             locked_here |= bool(child_layer.encryption) and child_layer.unlocked is False
             layer.children.append(child_layer)
+        if label and not layer.children and ti in _VOLUME_WHAT and ti != D.TYPE_INDICATOR_VSHADOW:
+            self._nothing_readable(layer, spec, here)
         return layer
+
+    def _nothing_readable(self, layer: Layer, spec: Any, labels: list[str]) -> None:
+        """A partition or volume in which no file system was found: say so, and why if it can be told."""
+        where = self._where(labels)
+        if layer.size and not _readable_to_the_end(spec, layer.size):
+            layer.problem = (
+                f"{where}: the image ends before this volume does ({layer.size} bytes declared); the image "
+                "is truncated: check its size against the acquisition notes and copy it again"
+            )
+        else:
+            layer.problem = (
+                f"{where}: no file system that Himaya can read was found in this volume (unformatted, "
+                "swap, wiped, or a file system Himaya does not read); its content was not scanned"
+            )
+        self.layout.problems.append(layer.problem)
 
     def _scan_below(self, spec: Any) -> None:
         try:
@@ -432,6 +449,13 @@ class _Walker:
             return
         layer.what = f"{fs_type} file system"
         layer.detail = "read with The Sleuth Kit" if via_tsk else "read with dfVFS"
+        if via_tsk and _truncated(root, spec.parent):
+            layer.problem = (
+                f"{self._where(labels)}: the image ends before this {fs_type} file system does: it is "
+                "truncated, and files stored past its end are unreadable (recorded as errors). Check its "
+                "size against the acquisition notes and copy it again"
+            )
+            self.layout.problems.append(layer.problem)
         self.layout.filesystems.append(
             FileSystemRoot(
                 prefix="/".join([self.layout.name, *labels]),
@@ -447,6 +471,25 @@ class _Walker:
 
     def _where_spec(self, spec: Any) -> str:
         return self._where([label for label in [_label(spec)] if label])
+
+
+def _truncated(root: Any, volume_spec: Any) -> bool:
+    """Whether the last byte of a TSK file system lies past what the image holds."""
+    try:
+        info = resolver.Resolver.OpenFileSystem(root).GetFsInfo().info
+        declared = int(info.block_count) * int(info.block_size)
+    except (dfvfs_errors.Error, OSError, ValueError, RuntimeError, AttributeError):
+        return False
+    return declared > 0 and not _readable_to_the_end(volume_spec, declared)
+
+
+def _readable_to_the_end(spec: Any, size: int) -> bool:
+    try:
+        file_object = resolver.Resolver.OpenFileObject(spec)
+        file_object.seek(size - 1)
+        return len(file_object.read(1)) == 1
+    except (dfvfs_errors.Error, OSError, ValueError, RuntimeError):
+        return False
 
 
 def _is_luks2(spec: Any) -> bool:

@@ -37,6 +37,7 @@ MAX_DEPTH = 256  # a damaged or crafted directory tree may loop
 _NTFS_SYSTEM_PREFIX = "$"
 _ORPHANS = "$OrphanFiles"
 _FAT_LABEL = b"(Volume Label Entry)"
+_META_UNALLOC = int(pytsk3.TSK_FS_META_FLAG_UNALLOC)
 
 _DIR_META = (pytsk3.TSK_FS_META_TYPE_DIR, pytsk3.TSK_FS_META_TYPE_VIRT_DIR)
 
@@ -71,7 +72,10 @@ class _TskWalk:
                 continue
             self.seen_dirs.add(inode)
             subdirs: list[tuple[int, list[str], bool, int]] = []
-            for entry in self._entries(inode):
+            entries, problem = self._entries(inode)
+            if problem is not None:
+                yield self._unreadable_folder(parts, inode, problem)
+            for entry in entries:
                 name, name_problems, meta, name_info, deleted = entry
                 if depth == 0 and self.ntfs and name.startswith(_NTFS_SYSTEM_PREFIX) and name != _ORPHANS:
                     continue
@@ -89,13 +93,14 @@ class _TskWalk:
             # Depth first, in name order: the stack pops the last pushed, so push in reverse.
             stack.extend(sorted(subdirs, key=lambda d: d[1], reverse=True))
 
-    def _entries(self, inode: int) -> list[tuple[str, list[str], Any, Any, bool]]:
+    def _entries(self, inode: int) -> tuple[list[tuple[str, list[str], Any, Any, bool]], str | None]:
+        """The entries of a directory, and what went wrong reading it (None when nothing did)."""
         try:
             directory = self.fs_info.open_dir(inode=inode)
         except OSError as exc:
-            log.info("directory %s of %s cannot be read: %s", inode, self.fs.prefix, exc)
-            return []
+            return [], _first_line(exc)
         found: list[tuple[str, list[str], Any, Any, bool]] = []
+        problem: str | None = None
         try:
             for tsk_file in directory:
                 info = getattr(tsk_file, "info", None)
@@ -115,9 +120,7 @@ class _TskWalk:
                     # NTFS raises an MFT record's sequence number when the file is deleted, so the name
                     # no longer "matches" its record; the record itself (if not reused) still has it.
                     meta = self._meta(int(name_info.meta_addr))
-                meta_unalloc = meta is not None and bool(
-                    int(meta.flags) & int(pytsk3.TSK_FS_META_FLAG_UNALLOC)
-                )
+                meta_unalloc = meta is not None and bool(int(meta.flags) & _META_UNALLOC)
                 if name_unalloc and (meta is None or not meta_unalloc):
                     # A deleted name whose metadata is gone or now belongs to another file: the
                     # content it named is not addressable, and the other file is listed in its own right.
@@ -125,9 +128,26 @@ class _TskWalk:
                 name, problems = shown_name(raw, "file name")
                 found.append((name, problems, meta, name_info, name_unalloc or meta_unalloc))
         except OSError as exc:
-            log.info("directory %s of %s read only in part: %s", inode, self.fs.prefix, exc)
+            problem = f"read only in part: {_first_line(exc)}"
         found.sort(key=lambda e: (e[0], e[4]))
-        return found
+        return found, problem
+
+    def _unreadable_folder(self, parts: list[str], inode: int, problem: str) -> FileEntry:
+        """A directory the walk could not (fully) read, on record so the gap is seen: files are missing."""
+        path = "/".join([self.fs.prefix, *parts])
+        log.info("folder %s (inode %s) of the image: %s", path, inode, problem)
+        return FileEntry(
+            locator=f"{path}/",
+            path=f"{path}/",
+            size=None,
+            mtime=None,
+            depth=0,
+            open=None,
+            error=(
+                f"this folder could not be read from the image ({problem}); files in it are missing from "
+                "the scan. The image may be truncated or damaged: verify it against the acquisition"
+            ),
+        )
 
     def _meta(self, inode: int) -> Any:
         try:
@@ -183,6 +203,11 @@ class _TskWalk:
                 created=_tsk_time(meta, "crtime"),
             ),
         )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:300]
 
 
 def _tsk_time(meta: Any, name: str) -> datetime | None:

@@ -3,13 +3,17 @@ are found and flagged, and each file's stored path spec opens the same bytes aga
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
 import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from himaya.errors import EvidenceError
 from himaya.sources.disk.credentials import VolumeCredentials
 from himaya.sources.disk.info import describe
 from himaya.sources.disk.layers import DiskLayout, inspect
@@ -299,3 +303,26 @@ def test_direct_run_reading_gives_what_tsk_gives(tmp_path: Path, content: FsCont
                 reader.seek(start)
                 assert reader.read(length) == expected[start : start + length], entry.path
     assert direct >= 15  # the sample files, the deleted ones and the sparse one went the direct way
+
+
+@given(
+    data=st.binary(min_size=0, max_size=4096),
+    mbr=st.booleans(),
+    name=st.sampled_from(["x.img", "x.E01", "x.vmdk"]),
+)
+@settings(max_examples=40)
+def test_arbitrary_bytes_never_crash_the_disk_source(data: bytes, mbr: bool, name: str) -> None:
+    import tempfile
+
+    if mbr:  # a plausible MBR signature makes the scanner look for partitions in the noise
+        data = (data + bytes(512))[:510] + b"\x55\xaa" + data[512:]
+    with tempfile.TemporaryDirectory() as folder:
+        image = Path(folder) / name
+        image.write_bytes(data)
+        layout = inspect(image, name)
+        for fs in layout.filesystems:
+            for entry in iter_files(fs):
+                if entry.open is not None:
+                    with contextlib.suppress(EvidenceError, OSError):
+                        entry.open().read(1024)
+        assert all(isinstance(problem, str) and problem for problem in layout.problems)

@@ -20,7 +20,7 @@ from dfvfs.serializer.json_serializer import JsonPathSpecSerializer
 from himaya.errors import EvidenceError
 from himaya.sources.disk import luks2
 from himaya.sources.disk.credentials import VolumeKeys
-from himaya.sources.disk.runs import RunReader, direct_runs
+from himaya.sources.disk.runs import PositionedReader, RunReader, direct_runs
 
 
 def spec_to_json(spec: Any) -> str:
@@ -40,24 +40,12 @@ def install_keys(keys: VolumeKeys) -> None:
         resolver.Resolver.key_chain.SetCredential(spec, key.credential, key.value)
 
 
-class SpecReader(io.RawIOBase):
-    """A dfVFS file object as a seekable binary stream (what archive readers and Pillow expect).
-
-    dfVFS hands out one cached file object per path spec, so two readers of the same file would share
-    its offset: each reader keeps its own position and seeks before every read.
-    """
+class SpecReader(PositionedReader):
+    """A dfVFS file object as a seekable binary stream (what archive readers and Pillow expect)."""
 
     def __init__(self, file_object: Any) -> None:
-        super().__init__()
+        super().__init__(int(file_object.get_size()))
         self._file = file_object
-        self._size = int(file_object.get_size())
-        self._position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
 
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
@@ -69,31 +57,6 @@ class SpecReader(io.RawIOBase):
             raise OSError(f"the disk image could not be read here: {exc}") from exc
         self._position += len(data)
         return data
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
-
-    def readall(self) -> bytes:
-        return self.read(-1)
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_CUR:
-            offset += self._position
-        elif whence == io.SEEK_END:
-            offset += self._size
-        if offset < 0:
-            raise OSError("negative seek position")
-        self._position = offset
-        return offset
-
-    def tell(self) -> int:
-        return self._position
-
-    def size(self) -> int:
-        return self._size
 
 
 # dfVFS caches opened layers by weak reference: once the last file of a file system is closed, the whole

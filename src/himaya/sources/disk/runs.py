@@ -73,15 +73,13 @@ def direct_runs(fs_info: Any, inode: int) -> tuple[int, list[Run]] | None:
     return size, runs
 
 
-class RunReader(io.RawIOBase):
-    """The bytes of a file, read from its volume (a dfVFS file object) along its runs."""
+class PositionedReader(io.RawIOBase):
+    """A seekable binary stream of `size` bytes that keeps its own position: the files of a disk image
+    share cached dfVFS objects, so every read says where it starts. Subclasses give `read`."""
 
-    def __init__(self, volume: Any, size: int, runs: list[Run]) -> None:
+    def __init__(self, size: int) -> None:
         super().__init__()
-        self._volume = volume
         self._size = size
-        self._runs = runs
-        self._starts = [run.start for run in runs]
         self._position = 0
 
     def readable(self) -> bool:
@@ -103,6 +101,25 @@ class RunReader(io.RawIOBase):
     def tell(self) -> int:
         return self._position
 
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+
+class RunReader(PositionedReader):
+    """The bytes of a file, read from its volume (a dfVFS file object) along its runs."""
+
+    def __init__(self, volume: Any, size: int, runs: list[Run]) -> None:
+        super().__init__(size)
+        self._volume = volume
+        self._runs = runs
+        self._starts = [run.start for run in runs]
+
     def read(self, size: int | None = -1) -> bytes:
         end = self._size if size is None or size < 0 else min(self._size, self._position + size)
         pieces: list[bytes] = []
@@ -121,12 +138,3 @@ class RunReader(io.RawIOBase):
             pieces.append(piece)
             self._position += len(piece)
         return b"".join(pieces)
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
-
-    def readall(self) -> bytes:
-        return self.read(-1)

@@ -60,15 +60,19 @@ class DiscardingSink:
 
 def make_photo(seed: int, path: Path) -> int:
     """A 12 MP photo-like JPEG with the weight of a real one: noise plus fine luminance texture."""
+    photo_image(seed).save(path, format="JPEG", quality=92, exif=camera_exif(serial=f"SN-BENCH-{seed:04d}"))
+    return path.stat().st_size
+
+
+def photo_image(seed: int) -> Image.Image:
+    """The pixels of `make_photo` (also the disk benchmark's camera photos)."""
     rng = np.random.default_rng(10_000 + seed)
     picture = photo_like(seed, WIDTH, HEIGHT, noise=6.0)
     texture = Image.fromarray(rng.integers(0, 256, (HEIGHT // 4, WIDTH // 4), dtype=np.uint8), "L")
     texture = texture.resize((WIDTH, HEIGHT), Image.Resampling.BICUBIC)
     grain = (np.asarray(texture, dtype=np.int16) - 128) // 8
     pixels = np.asarray(picture, dtype=np.int16) + grain[..., None]
-    photo = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
-    photo.save(path, format="JPEG", quality=92, exif=camera_exif(serial=f"SN-BENCH-{seed:04d}"))
-    return path.stat().st_size
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
 
 
 def hma_loop(paths: list[Path]) -> list[str]:

@@ -36,7 +36,6 @@ import zipfile
 from pathlib import Path
 
 OUT = Path(__file__).parent / "out"
-WIDTH, HEIGHT = 4000, 3000
 USER = "amal"
 CAMERAS = [
     ("TESTCAM", "Model T1"),
@@ -58,19 +57,12 @@ WORDS = [
 
 
 def camera_photo(seed: int, path: str) -> int:
-    """A 12 MP camera JPEG (the recipe of bench_images.make_photo) with varied EXIF make/model/date/GPS."""
-    import numpy as np
-    from PIL import Image
+    """A 12 MP camera JPEG (bench_images' photo) with varied EXIF make/model/date/GPS."""
+    from bench_images import photo_image
 
-    from himaya.demo.pictures import camera_exif, photo_like
+    from himaya.demo.pictures import camera_exif
 
-    rng = np.random.default_rng(10_000 + seed)
-    picture = photo_like(seed, WIDTH, HEIGHT, noise=6.0)
-    texture = Image.fromarray(rng.integers(0, 256, (HEIGHT // 4, WIDTH // 4), dtype=np.uint8), "L")
-    texture = texture.resize((WIDTH, HEIGHT), Image.Resampling.BICUBIC)
-    grain = (np.asarray(texture, dtype=np.int16) - 128) // 8
-    pixels = np.asarray(picture, dtype=np.int16) + grain[..., None]
-    photo = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+    photo = photo_image(seed)
     make, model = CAMERAS[seed % len(CAMERAS)]
     when = _moment(seed)
     exif = camera_exif(

@@ -358,6 +358,36 @@ def hashset_list(ctx: typer.Context) -> None:
 
 
 # ---------------------------------------------------------------- scan
+# Credentials for encrypted archives and volumes: the same options on `scan` and `evidence info`.
+PasswordFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--password-file",
+        help="Passwords for encrypted archives and volumes (BitLocker, LUKS, FileVault, APFS), one per "
+        "line; also $HIMAYA_PASSWORDS.",
+    ),
+]
+PasswordOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--password",
+        help="A password for encrypted archives and volumes (visible to others; prefer --password-file).",
+    ),
+]
+RecoveryKeyFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--recovery-key-file",
+        help="BitLocker recovery passwords (48 digits) and FileVault recovery keys, one per line; also "
+        "$HIMAYA_RECOVERY_KEYS.",
+    ),
+]
+StartupKeyFileOption = Annotated[
+    list[Path] | None,
+    typer.Option("--startup-key-file", help="A BitLocker startup key (.BEK file); may be repeated."),
+]
+
+
 def _lines(path: Path | None, option: str) -> list[str]:
     if path is None:
         return []
@@ -417,33 +447,10 @@ def scan(
         int | None,
         typer.Option("--workers", help="Worker processes (default: one per core); 0 runs in this process."),
     ] = None,
-    password_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--password-file",
-            help="Passwords for encrypted archives and volumes (BitLocker, LUKS, FileVault, APFS), one per "
-            "line; also $HIMAYA_PASSWORDS.",
-        ),
-    ] = None,
-    password: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--password",
-            help="A password for encrypted archives and volumes (visible to others; prefer --password-file).",
-        ),
-    ] = None,
-    recovery_key_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--recovery-key-file",
-            help="BitLocker recovery passwords (48 digits) and FileVault recovery keys, one per line; also "
-            "$HIMAYA_RECOVERY_KEYS.",
-        ),
-    ] = None,
-    startup_key_file: Annotated[
-        list[Path] | None,
-        typer.Option("--startup-key-file", help="A BitLocker startup key (.BEK file); may be repeated."),
-    ] = None,
+    password_file: PasswordFileOption = None,
+    password: PasswordOption = None,
+    recovery_key_file: RecoveryKeyFileOption = None,
+    startup_key_file: StartupKeyFileOption = None,
     prompt: Annotated[
         bool,
         typer.Option(
@@ -551,18 +558,10 @@ def scan(
 def evidence_info(
     ctx: typer.Context,
     evidence: Annotated[Path, typer.Argument(metavar="FILE", help="A disk image, block device or file.")],
-    password_file: Annotated[
-        Path | None, typer.Option("--password-file", help="Passwords to try on encrypted volumes.")
-    ] = None,
-    password: Annotated[
-        list[str] | None, typer.Option("--password", help="A password (visible to others).")
-    ] = None,
-    recovery_key_file: Annotated[
-        Path | None, typer.Option("--recovery-key-file", help="Recovery passwords / keys, one per line.")
-    ] = None,
-    startup_key_file: Annotated[
-        list[Path] | None, typer.Option("--startup-key-file", help="A BitLocker startup key (.BEK).")
-    ] = None,
+    password_file: PasswordFileOption = None,
+    password: PasswordOption = None,
+    recovery_key_file: RecoveryKeyFileOption = None,
+    startup_key_file: StartupKeyFileOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the layers as JSON.")] = False,
 ) -> None:
     """Describe a disk image without scanning it: container format and acquisition metadata, partitions,

@@ -6,8 +6,11 @@ STAMP := $(VENV)/.installed
 # libmagic for file typing, libarchive for 7z/rar, python3-venv to build .venv; cryptsetup-bin derives
 # LUKS2 volume keys. The rest build the disk-image fixtures of the tests (file systems without mounting,
 # partition tables, E01, VMDK/QCOW2/VHDX, ISO9660) and give the sleuthkit's tools for cross-checks.
+# chromium: the review app's browser tests drive Debian's Chromium through Playwright, which must never
+# download a browser of its own. No extra fonts: the tests check the DOM, not pixels.
 SYSTEM_PACKAGES := libmagic1 "libarchive13t64|libarchive13" python3-venv cryptsetup-bin zlib1g-dev \
-	e2fsprogs dosfstools mtools ntfs-3g fdisk ewf-tools qemu-utils exfatprogs xfsprogs xorriso sleuthkit
+	e2fsprogs dosfstools mtools ntfs-3g fdisk ewf-tools qemu-utils exfatprogs xfsprogs xorriso sleuthkit \
+	chromium
 BENCH_PACKAGES := hashdeep
 DEMO_DIR := demo-output
 
@@ -15,7 +18,8 @@ DEMO_DIR := demo-output
 
 all: test
 
-$(STAMP): pyproject.toml setup.py src/himaya/matching/_pdqscan.c scripts/ensure-system-packages.sh \
+# Makefile itself: a changed package list above re-runs setup.
+$(STAMP): Makefile pyproject.toml setup.py src/himaya/matching/_pdqscan.c scripts/ensure-system-packages.sh \
 		scripts/build-pyewf-zlib.sh
 	@bash scripts/ensure-system-packages.sh $(SYSTEM_PACKAGES)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -69,8 +69,12 @@ def himaya(
 HELP = {
     (): [
         "--home", "--key-file", "--version", "case", "hashset", "scan", "export", "report", "rematch",
-        "evidence",
+        "evidence", "serve", "user", "audit",
     ],
+    ("serve",): ["--host", "--port", "--certfile", "--keyfile", "--behind-proxy", "--national-set"],
+    ("user",): ["add", "list", "assign", "role", "password", "totp", "unlock"],
+    ("user", "add"): ["--role", "--totp", "--password-file", "--language"],
+    ("audit",): ["verify", "list"],
     ("case",): ["create", "list"],
     ("case", "create"): ["CASE_NUMBER", "--title"],
     ("hashset",): ["import", "list", "export", "show"],

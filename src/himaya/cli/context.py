@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from himaya.security.audit import AuditTrail
     from himaya.store.blobs import BlobStore
     from himaya.store.db import Store
 
@@ -40,6 +41,17 @@ class AppContext:
         if info.created:
             self.console.print(info.backup_warning(), style="bold yellow", highlight=False)
         return BlobStore(self.home / "blobs", info.key)
+
+    def blob_key(self) -> bytes:
+        from himaya.security.crypto import load_or_create_key
+
+        return load_or_create_key(self.key_file, self.home).key
+
+    def audit(self) -> AuditTrail:
+        """The audit trail, keyed by the blob key, its chain head checkpointed beside the key file."""
+        from himaya.security.audit import AuditTrail, checkpoint_path_for
+
+        return AuditTrail(self.blob_key(), checkpoint_path_for(self.key_file))
 
     def close(self) -> None:
         if self._store is not None:

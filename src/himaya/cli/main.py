@@ -16,7 +16,9 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from himaya import __version__
+from himaya.cli.audit import audit_app
 from himaya.cli.context import AppContext
+from himaya.cli.web import serve, user_app
 from himaya.config import ArchiveLimits, ImageLimits, ScanSettings, default_home, default_key_file
 from himaya.errors import HimayaError, UsageError
 from himaya.sources.disk.credentials import VolumeCredentials
@@ -36,6 +38,9 @@ app.add_typer(case_app, name="case")
 app.add_typer(hashset_app, name="hashset")
 evidence_app = typer.Typer(help="Look at evidence before scanning it.", no_args_is_help=True)
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
+app.command("serve")(serve)
 
 
 def _ctx(ctx: typer.Context) -> AppContext:

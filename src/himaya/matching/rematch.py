@@ -118,6 +118,10 @@ def _rematch_case(session: Session, active: ActiveHashSets, case_id: int, number
     run.lost_matches = len(result.lost)
     run.kept_matches = result.kept
     run.finished_at = utcnow()
+    # Matches changed: the gallery's tiers and categories follow (imported here: rematch runs in the CLI).
+    from himaya.review.gallery import refresh
+
+    refresh(session, case_id)
     return result
 
 

@@ -295,6 +295,8 @@ def run_scan(
         verification.finish(console)
         record_phone_layouts(store, [item.id for item in items])
     _record(store, run_id, totals, status=status)
+    if status in ("finished", "interrupted"):
+        prepare_review(store, case_id)
     return ScanSummary(
         scan_run_id=run_id,
         status=status,
@@ -534,6 +536,17 @@ def _commit(
 ) -> WriteCounts:
     with store.transaction() as session:
         return write_results(session, run_id, active, [item for _, result in group for item in result])
+
+
+def prepare_review(store: Store, case_id: int) -> None:
+    """The case's gallery rows and near-duplicate stacks, brought up to date for the review app (during
+    the scan the app catches up with new pictures itself, cheaply, at each page view)."""
+    from himaya.review.gallery import refresh
+    from himaya.review.stacks import build_stacks
+
+    with store.transaction() as session:
+        refresh(session, case_id)
+        build_stacks(session, case_id)
 
 
 def _record(store: Store, run_id: int, totals: WriteCounts, status: str, error: str | None = None) -> None:

@@ -87,9 +87,9 @@ def collect(store: Store, case_number: str) -> ReportData:
             case_title=case.title,
             generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
             tool_version=__version__,
-            evidence=[_evidence_row(item) for item in evidence],
+            evidence=[evidence_row(item) for item in evidence],
             runs=runs,
-            custody=[CustodyRow(names[e.evidence_id], e, _custody_summary(e)) for e in custody],
+            custody=[CustodyRow(names[e.evidence_id], e, custody_summary(e)) for e in custody],
         )
         for item, file, matches in file_records(session, case):
             data.files += 1
@@ -116,7 +116,7 @@ def collect(store: Store, case_number: str) -> ReportData:
         return data
 
 
-def _evidence_row(item: EvidenceItem) -> EvidenceRow:
+def evidence_row(item: EvidenceItem) -> EvidenceRow:
     details = json.loads(item.details) if item.details else {}
     return EvidenceRow(
         item=item,
@@ -125,7 +125,7 @@ def _evidence_row(item: EvidenceItem) -> EvidenceRow:
     )
 
 
-def _custody_summary(event: CustodyEvent) -> str:
+def custody_summary(event: CustodyEvent) -> str:
     """The detail a reader needs on one line: hashes compared, and who acquired the image, with what notes."""
     try:
         detail = json.loads(event.detail or "{}")

@@ -273,3 +273,222 @@ class RematchRun(Base):
     new_matches: Mapped[int] = mapped_column(Integer, default=0)
     lost_matches: Mapped[int] = mapped_column(Integer, default=0)
     kept_matches: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- Review workspace (`himaya serve`): people, access, audit, decisions -------------------------------
+
+
+class User(Base):
+    """A person who logs in. Secrets are never stored in clear: the password as an argon2id hash, the
+    TOTP secret encrypted with the blob key (AES-GCM, the user's id as associated data)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    # administrator | supervisor | investigator | reviewer | auditor
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    totp_secret_enc: Mapped[str | None] = mapped_column(Text)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # a code is accepted once only
+    language: Mapped[str] = mapped_column(String(5), default="en")  # en | ar
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CaseAssignment(Base):
+    """Need-to-know: a user sees a case only while assigned to it."""
+
+    __tablename__ = "case_assignments"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True, index=True)
+    assigned_by: Mapped[str | None] = mapped_column(String(100))
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WebSession(Base):
+    """A logged-in browser. Only the SHA-256 of the cookie's token is kept: a copy of the database does
+    not let anyone take over a session."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(Text)
+
+
+class LoginAttempt(Base):
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_ip_at", "ip", "at"),
+        Index("ix_login_attempts_user_at", "username", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    success: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuditEvent(Base):
+    """One thing a person did or saw, chained to the event before it.
+
+    `hash` is an HMAC (key derived from the blob key) over the previous hash and this event's canonical
+    JSON, so editing, removing or reordering a row breaks the chain; the chain head is also appended to a
+    checkpoint file outside the database, so truncating or rewriting the whole chain is caught too.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_case_seq", "case_id", "seq"),
+        Index("ix_audit_events_actor_seq", "actor", "seq"),
+        Index("ix_audit_events_action_seq", "action", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str | None] = mapped_column(String(100))  # username, or "system"
+    action: Mapped[str] = mapped_column(String(60))
+    case_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: the trail outlives a case
+    file_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(Text)  # canonical JSON; never a secret
+    ip: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's last sequence number and hash, one row: updating it first serialises writers."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Review(Base):
+    """A reviewer's decision on one content (SHA-256) of a case: every copy of it shares the decision.
+
+    Rows are never updated: the latest row is the decision, the earlier ones are the review history.
+    """
+
+    __tablename__ = "reviews"
+    __table_args__ = (Index("ix_reviews_case_sha256", "case_id", "sha256", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("files.id"))  # the copy the reviewer looked at
+    category: Mapped[str] = mapped_column(String(40))  # internal scale (illegal, harmful-abusive, ...)
+    label: Mapped[str | None] = mapped_column(String(20))  # the key pressed, VICS 0-5 style
+    reviewer: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    via: Mapped[str] = mapped_column(String(20), default="single")  # single | bulk | stack
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class GalleryItem(Base):
+    """One picture of a case as the gallery sorts and filters it (derived from files, media facts,
+    matches and reviews; rebuilt by `himaya.review.gallery.refresh`).
+
+    The sort order is (tier, rank, file_id): tier 0 is new material (in no alert or ignore set), where
+    unidentified victims are; rank puts camera and chat pictures before icons, cache tiles and tiny
+    pictures. Pages are fetched by keyset on that order, never by OFFSET.
+    """
+
+    __tablename__ = "gallery_items"
+    __table_args__ = (
+        Index("ix_gallery_order", "case_id", "tier", "rank", "file_id"),
+        Index("ix_gallery_serial", "case_id", "exif_serial", "tier", "rank", "file_id"),
+        Index("ix_gallery_category", "case_id", "category", "tier", "rank", "file_id"),
+        Index("ix_gallery_evidence", "case_id", "evidence_id", "tier", "rank", "file_id"),
+        Index("ix_gallery_sha256", "case_id", "sha256"),
+        Index("ix_gallery_stack", "case_id", "stack_id"),
+    )
+
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    evidence_id: Mapped[int] = mapped_column(Integer)
+    tier: Mapped[int] = mapped_column(Integer)  # 0 new | 1 alert match | 2 ignore set only
+    rank: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str | None] = mapped_column(String(40))  # decision if reviewed, else matched category
+    match_category: Mapped[str | None] = mapped_column(String(40))
+    reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
+    origin: Mapped[str | None] = mapped_column(String(40))
+    path: Mapped[str] = mapped_column(Text)
+    exif_make: Mapped[str | None] = mapped_column(Text)
+    exif_model: Mapped[str | None] = mapped_column(Text)
+    exif_serial: Mapped[str | None] = mapped_column(Text)
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    has_gps: Mapped[bool] = mapped_column(Boolean, default=False)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    pdq: Mapped[str | None] = mapped_column(String(64))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    stack_id: Mapped[int | None] = mapped_column(Integer)  # the lowest file id of its near-duplicate stack
+
+
+class Reveal(Base):
+    """One picture shown in clear to one reviewer: exposure is measured on the server, from the reveal
+    to the hide (or, when the page never said, capped)."""
+
+    __tablename__ = "reveals"
+    __table_args__ = (Index("ix_reveals_user_at", "user_id", "revealed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id"))
+    revealed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    hidden_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    seconds: Mapped[float | None] = mapped_column(Float)
+
+
+class HashProposal(Base):
+    """A categorised picture proposed for the unit's own (national) hash set: it enters the set only
+    when a second person confirms it (two-person rule)."""
+
+    __tablename__ = "hash_proposals"
+    __table_args__ = (Index("ix_hash_proposals_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    md5: Mapped[str | None] = mapped_column(String(32))
+    sha1: Mapped[str | None] = mapped_column(String(40))
+    pdq: Mapped[str | None] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(40))
+    label: Mapped[str | None] = mapped_column(String(20))
+    proposed_by: Mapped[str] = mapped_column(String(100))
+    proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status: Mapped[str] = mapped_column(String(20), default="proposed")  # proposed | confirmed | rejected
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hash_set_version_id: Mapped[int | None] = mapped_column(ForeignKey("hash_set_versions.id"))
+
+
+class Setting(Base):
+    """Unit-wide settings changed in the app (each change is an audit event)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    changed_by: Mapped[str | None] = mapped_column(String(100))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -16,6 +16,7 @@ contents reviewed. Nothing is a picture: every hash is random bytes. Then:
   and the checkpoint line), like the web app: (a) the first page, unfiltered; (b) filtered by category +
   camera serial + date range (a different serial and year each time); (c) page DEEP (default 2,000, i.e.
   400,000 pictures in) reached by walking the cursors first, then fetched REPEATS times;
+- `counts` (the case page's figures), 20 times;
 - `build_stacks` on a separate case of STACK_PICTURES pictures (families of near-duplicates).
 
 The SQLite database is built once and kept under bench/out/ (delete it or pass --rebuild); PostgreSQL
@@ -44,9 +45,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select, update  # noqa: E402
 
-from himaya.review.gallery import Cursor, GalleryFilter, page, page_statements, refresh  # noqa: E402
+from himaya.review.gallery import Cursor, GalleryFilter, counts, page, page_statements, refresh  # noqa: E402
 from himaya.review.stacks import build_stacks  # noqa: E402
 from himaya.security.audit import GALLERY_VIEWED, AuditTrail  # noqa: E402
 from himaya.store.db import Store, make_engine, migrate  # noqa: E402
@@ -285,19 +286,10 @@ def build_case(store: Store, number: str, files: int, seed: int) -> int:
     return case_id
 
 
-def build_stack_case(store: Store, pictures: int, seed: int) -> tuple[int, int]:
-    """A case of `pictures` decoded pictures in near-duplicate families (a seed hash and 0-5 variants up to
-    24 bits away), for build_stacks; returns (case id, families with two or more pictures)."""
+def planted_families(pictures: int, seed: int) -> tuple[list[str], int]:
+    """PDQ-shaped hashes in near-duplicate families (a seed hash and 0-5 variants 1-24 bits from it), and
+    how many families have two or more members: the stacks build_stacks must find."""
     rng = random.Random(seed)
-    with store.transaction() as session:
-        case = Case(number=f"TEST-stacks-{pictures}-{secrets.token_hex(3)}", title="TEST stacks benchmark")
-        session.add(case)
-        session.flush()
-        item = EvidenceItem(case_id=case.id, name="TEST-ev", source_path="/TEST/stacks", kind="folder")
-        session.add(item)
-        session.flush()
-        case_id, evidence_id = case.id, item.id
-        first_file = (session.scalar(select(func.max(File.id))) or 0) + 1
     hashes: list[str] = []
     family_of: list[int] = []
     while len(hashes) < pictures:
@@ -311,8 +303,29 @@ def build_stack_case(store: Store, pictures: int, seed: int) -> tuple[int, int]:
                 flipped ^= 1 << bit
             hashes.append(f"{flipped:064x}")
             family_of.append(family)
-    hashes, family_of = hashes[:pictures], family_of[:pictures]
-    families = sum(1 for count in Counter(family_of).values() if count > 1)
+    family_of = family_of[:pictures]
+    return hashes[:pictures], sum(1 for count in Counter(family_of).values() if count > 1)
+
+
+def stack_case(store: Store, pictures: int, seed: int) -> tuple[int, int]:
+    """The case of `pictures` pictures for build_stacks (built once; its stacks cleared when reused), and
+    the number of planted families."""
+    hashes, families = planted_families(pictures, seed)
+    number = f"TEST-stacks-{pictures}"
+    with store.transaction() as session:
+        case_id = session.scalar(select(Case.id).where(Case.number == number))
+        if case_id is not None:
+            session.execute(update(GalleryItem).where(GalleryItem.case_id == case_id).values(stack_id=None))
+            return case_id, families
+        case = Case(number=number, title="TEST stacks benchmark")
+        session.add(case)
+        session.flush()
+        item = EvidenceItem(case_id=case.id, name="TEST-ev", source_path="/TEST/stacks", kind="folder")
+        session.add(item)
+        session.flush()
+        case_id, evidence_id = case.id, item.id
+        first_file = (session.scalar(select(func.max(File.id))) or 0) + 1
+    rng = random.Random(seed + 1)
     sqlite = store.engine.dialect.name == "sqlite"
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else datetime.now(UTC)
     ids = range(first_file, first_file + pictures)
@@ -460,6 +473,17 @@ def run(database: str, args: argparse.Namespace) -> dict[str, Any]:
             print(f"  {label}: {result[label]:.2f} s", flush=True)
         with store.session() as session:
             result["pictures"] = session.scalar(select(func.count()).where(GalleryItem.case_id == case_id))
+        samples = []
+        for _ in range(20):
+            started = time.perf_counter()
+            with store.session() as session:
+                figures = counts(session, case_id)
+            samples.append(time.perf_counter() - started)
+        result["counts"] = {**stats(samples), "figures": figures}
+        print(
+            f"  counts: p50 {result['counts']['p50_ms']:.1f} ms, max {result['counts']['max_ms']:.1f} ms",
+            flush=True,
+        )
         trail = AuditTrail(secrets.token_bytes(32), OUT / f"bench-gallery-{database}.checkpoint")
 
         # (c) first: walk to the deep page.
@@ -503,10 +527,10 @@ def run(database: str, args: argparse.Namespace) -> dict[str, Any]:
         for name, plan in result["plans"].items():
             print(f"  plan {name}:\n    {plan}")
         if args.stack_pictures:
-            stack_case, families = build_stack_case(store, args.stack_pictures, seed=2)
+            stacked_case, families = stack_case(store, args.stack_pictures, seed=2)
             started = time.perf_counter()
             with store.transaction() as session:
-                stacks = build_stacks(session, stack_case)
+                stacks = build_stacks(session, stacked_case)
             result["stacks"] = {
                 "pictures": args.stack_pictures,
                 "families_planted": families,

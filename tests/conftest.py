@@ -11,6 +11,7 @@ import os
 import secrets
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -78,12 +79,12 @@ def himaya_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
+@contextmanager
+def postgres_schema() -> Iterator[str]:
     """A store URL for server mode in a fresh schema of the test database, dropped afterwards.
 
     The store reaches its schema by search_path (libpq `options`), so tests never share tables. Skips, with
-    the reason, when the server is not reachable.
+    the reason, when the server is not reachable. Fixtures of any scope build on it.
     """
     psycopg = pytest.importorskip("psycopg")
     try:
@@ -97,3 +98,10 @@ def postgres_url() -> Iterator[str]:
     finally:
         admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
         admin.close()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema per test (see `postgres_schema`)."""
+    with postgres_schema() as url:
+        yield url

@@ -109,3 +109,17 @@ def test_serve_answers_on_loopback(himaya_env: dict[str, Path]) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_exports_and_reports_from_the_command_line_are_audit_events(
+    himaya: Cli, himaya_env: dict[str, Path], tmp_path: Path
+) -> None:
+    create_case(open_store(himaya_env["home"]), "CYB-TEST-2")
+    assert himaya("export", "CYB-TEST-2", "--format", "csv", "--out", str(tmp_path / "x.csv")).code == 0
+    assert himaya("export", "CYB-TEST-2").code == 0
+    assert himaya("report", "CYB-TEST-2", "--out", str(tmp_path / "r.html")).code == 0
+    with open_store(himaya_env["home"]).session() as session:
+        events = [(e.action, e.actor) for e in session.scalars(select(AuditEvent).order_by(AuditEvent.seq))]
+    assert [a for a, _ in events] == ["export", "export", "report_downloaded"]
+    assert all(actor and actor.startswith("cli") for _, actor in events)
+    assert himaya("audit", "verify").code == 0

@@ -150,23 +150,37 @@ def test_refresh_follows_new_pictures_new_and_retired_matches_and_reviews(any_st
     assert (rows[added.id].tier, rows[added.id].path) == (TIER_NEW, "TEST-late.jpg")
 
 
-def test_only_new_adds_later_pictures_without_recomputing_the_rest(any_store: Store) -> None:
+def test_only_new_adds_later_pictures_complete_without_recomputing_the_rest(any_store: Store) -> None:
     case = build_synthetic_case(any_store, 200)
+    reviewed = next(iter(case.reviews))
     with any_store.transaction() as session:
         refresh(session, case.case_id)
         picture = case.decoded()[0]
         session.execute(update(GalleryItem).where(GalleryItem.file_id == picture.file_id).values(tier=9))
-        added = File(
+        plain = File(
             evidence_id=case.evidence_ids[1], locator="DCIM/new.jpg", path="DCIM/new.jpg", origin="camera"
         )
-        session.add(added)
+        # A later copy of a reviewed content, matched by an alert set: complete from the start.
+        known = File(evidence_id=case.evidence_ids[0], locator="known.jpg", path="known.jpg", sha256=reviewed)
+        session.add_all([plain, known])
         session.flush()
-        session.add(MediaFacts(file_id=added.id, width=4000, height=3000, pdq="a" * 64))
+        session.add(MediaFacts(file_id=plain.id, width=4000, height=3000, pdq="a" * 64))
+        session.add(MediaFacts(file_id=known.id, width=640, height=480, pdq="b" * 64))
+        version = session.scalars(select(HashSetVersion).order_by(HashSetVersion.id)).first()
+        assert version is not None
+        entry = HashEntry(
+            version_id=version.id, hash_set_id=version.hash_set_id, hash_type="md5", value="1" * 32
+        )
+        session.add(entry)
+        session.flush()
+        session.add(Match(file_id=known.id, entry_id=entry.id, hash_set_version_id=version.id, method="md5"))
     with any_store.transaction() as session:
-        assert refresh(session, case.case_id, only_new=True) == 1
+        assert refresh(session, case.case_id, only_new=True) == 2
         assert refresh(session, case.case_id, only_new=True) == 0
         rows = gallery_rows(session, case.case_id)
-    assert (rows[added.id].tier, rows[added.id].rank) == (TIER_NEW, RANK_FIRST)
+    assert (rows[plain.id].tier, rows[plain.id].rank, rows[plain.id].category) == (TIER_NEW, RANK_FIRST, None)
+    assert (rows[known.id].tier, rows[known.id].match_category) == (TIER_ALERT, "uncategorized")
+    assert (rows[known.id].category, rows[known.id].reviewed) == (case.reviews[reviewed][-1], True)
     assert rows[picture.file_id].tier == 9  # left alone: the full refresh is what recomputes
     with any_store.transaction() as session:
         refresh(session, case.case_id)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import stat
 import threading
@@ -24,7 +23,7 @@ from himaya.security.audit import AuditTrail, NewAuditEvent, checkpoint_path_for
 from himaya.security.crypto import generate_key
 from himaya.store.db import Store, make_engine, migrate
 from himaya.store.models import AuditEvent, AuditHead
-from tests.conftest import POSTGRES_URL
+from tests.conftest import postgres_schema
 
 KEY = bytes(range(32))  # TEST key
 OTHER_KEY = bytes(range(1, 33))
@@ -50,21 +49,13 @@ def _sqlite_store(template: Path, folder: Path) -> Store:
 def postgres_store() -> Iterator[Store]:
     """One migrated PostgreSQL schema for the module (as `postgres_url` makes them); each test empties the
     trail first. Migrating a schema per test would take most of this module's time."""
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(POSTGRES_URL, connect_timeout=3, autocommit=True)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL on 127.0.0.1:5432 (database 'test') is not reachable: {error}")
-    schema = f"himaya_test_{secrets.token_hex(6)}"
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-    engine = make_engine(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
-    try:
-        migrate(engine)
-        yield Store(engine)
-    finally:
-        engine.dispose()
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.close()
+    with postgres_schema() as url:
+        engine = make_engine(url)
+        try:
+            migrate(engine)
+            yield Store(engine)
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -6,7 +6,6 @@ The app runs on SQLite and on PostgreSQL (`web` is parametrised over both); brow
 from __future__ import annotations
 
 import re
-import secrets
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from himaya.store.models import Base, Case, User
 from himaya.web.app import create_app
 from himaya.web.state import WebState
 from tests.builders.web_case import CASE, WebCase, scanned_case
+from tests.conftest import postgres_schema
 
 PASSWORD = "TEST correct horse battery"
 # name -> (role, assigned to the case, second factor)
@@ -145,21 +145,9 @@ def _copy(template: Path, base: Path, monkeypatch: pytest.MonkeyPatch) -> Web:
 
 @pytest.fixture(scope="session")
 def _postgres_schema() -> Iterator[str]:
-    """One migrated PostgreSQL schema for the whole session; each test refills it (see `_to_postgres`)."""
-    psycopg = pytest.importorskip("psycopg")
-    from tests.conftest import POSTGRES_URL
-
-    try:
-        admin = psycopg.connect(POSTGRES_URL, connect_timeout=3, autocommit=True)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL on 127.0.0.1:5432 (database 'test') is not reachable: {error}")
-    schema = f"himaya_web_{secrets.token_hex(6)}"
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.close()
+    """One PostgreSQL schema for the whole session; each test refills it (see `_to_postgres`)."""
+    with postgres_schema() as url:
+        yield url
 
 
 def _to_postgres(web: Web, url: str, monkeypatch: pytest.MonkeyPatch) -> Web:

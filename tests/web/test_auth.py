@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
@@ -133,3 +135,33 @@ def test_security_headers(web: Web) -> None:
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_account_language_password_and_new_second_factor(web: Web) -> None:
+    client = web.login("rami")
+    switched = post_form(client, "/account/language", {"language": "ar", "next": "/exposure"})
+    assert switched.status_code == 303 and switched.headers["location"] == "/exposure"
+    page = client.get("/account").text
+    assert 'dir="rtl"' in page and 'lang="ar"' in page
+    outside = post_form(client, "/account/language", {"language": "en", "next": "//evil.example/x"})
+    assert outside.headers["location"] == "/account"  # never a redirect off this server
+    wrong = post_form(client, "/account/totp", {"current": "TEST not my password"}, page="/account")
+    assert wrong.status_code == 400
+    enrolled = post_form(client, "/account/totp", {"current": PASSWORD}, page="/account")
+    secret = re.search(r'id="totp-secret">([A-Z2-7]{32})<', enrolled.text)
+    assert enrolled.status_code == 200 and secret
+    web.secrets["rami"] = secret.group(1)
+    with web.store.session() as session:
+        stored = session.scalar(select(User.totp_secret_enc).where(User.username == "rami"))
+    assert stored and secret.group(1) not in stored
+    short = post_form(client, "/account/password", {"current": PASSWORD, "new": "short"}, page="/account")
+    assert short.status_code == 400
+    changed = post_form(
+        client, "/account/password", {"current": PASSWORD, "new": PASSWORD + " 2"}, page="/account"
+    )
+    assert changed.status_code == 303
+    assert client.get("/").status_code == 303  # the password change ended this session
+    _client, again = _login(web, "rami", password=PASSWORD + " 2")
+    assert again.status_code == 401  # a second factor is now needed
+    _client, with_code = _login(web, "rami", password=PASSWORD + " 2", code=web.code("rami"))
+    assert with_code.status_code == 303

@@ -647,15 +647,17 @@ def export(
 
     if out is None:
         if fmt == "vics":
-            write_binary(sys.stdout.buffer)
+            written = write_binary(sys.stdout.buffer)
             sys.stdout.buffer.flush()
         else:
-            write_text(sys.stdout)
+            written = write_text(sys.stdout)
+        _audit_output(app_ctx, "export", case_number, {"format": fmt, "records": written, "out": "stdout"})
         return
     count = _write_whole(
         out, fmt == "vics", lambda handle: write_binary(handle) if fmt == "vics" else write_text(handle)
     )
     noun = "media items" if fmt in ("vics", "icse") else "records"
+    _audit_output(app_ctx, "export", case_number, {"format": fmt, "records": count, "out": str(out)})
     app_ctx.console.print(f"{count} {noun} written to {out}")
 
 
@@ -678,6 +680,21 @@ def _write_whole(out: Path, binary: bool, write: Callable[[Any], Written]) -> Wr
     return result
 
 
+def _audit_output(app_ctx: AppContext, action: str, case_number: str, detail: dict[str, Any]) -> None:
+    """An export or report written from the command line is an audit event, as in the app."""
+    import getpass as _getpass
+
+    from himaya.reports.records import find_case
+
+    try:
+        operator = f"cli:{_getpass.getuser()}"
+    except (KeyError, OSError):
+        operator = "cli"
+    with app_ctx.store().transaction() as session:
+        case = find_case(session, case_number)
+        app_ctx.audit().record(session, actor=operator, action=action, case_id=case.id, detail=detail)
+
+
 @app.command()
 def report(
     ctx: typer.Context,
@@ -689,6 +706,7 @@ def report(
 
     app_ctx = _ctx(ctx)
     data = write_report(app_ctx.store(), case_number, out)
+    _audit_output(app_ctx, "report_downloaded", case_number, {"format": "html", "out": str(out)})
     app_ctx.console.print(
         f"report written to {out}: {data.files} files, {data.matched_files} matching, "
         f"{data.errors} with errors"

@@ -107,6 +107,11 @@ def run_demo(app_ctx: AppContext, out: Path, workers: int) -> None:
     console.print(f"report: {report_path.resolve()}")
     console.print(f"export: {export_path.resolve()}")
     console.print(f"demo finished in {time.monotonic() - started:.1f} s")
+    console.print(
+        "to review it in the browser, with the same HIMAYA_HOME and HIMAYA_KEY_FILE: himaya user add NAME "
+        f"--role reviewer; himaya user assign NAME {DEMO_CASE}; himaya serve (docs/web.md)",
+        highlight=False,
+    )
     if failures:
         raise HimayaError(f"{failures} demo expectations failed (see the table above); please report this")
 

@@ -36,7 +36,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import (
-    Boolean,
     ColumnElement,
     Connection,
     DateTime,
@@ -48,6 +47,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    column,
     delete,
     extract,
     func,
@@ -55,6 +55,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    table,
     text,
     tuple_,
     update,
@@ -62,8 +63,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from himaya.hashsets.categories import CategoryMap
-from himaya.review.ranking import TIER_ALERT, TIER_IGNORED, TIER_NEW, rank_sql
-from himaya.store.models import EvidenceItem, File, GalleryItem, MediaFacts
+from himaya.review.ranking import (
+    RANK_FIRST,
+    RANK_LAST,
+    RANK_UNKNOWN,
+    RANK_USER,
+    TIER_ALERT,
+    TIER_IGNORED,
+    TIER_NEW,
+    rank_sql,
+)
+from himaya.store.models import EvidenceItem, File, GalleryItem, MediaFacts, Review
 
 MatchedFilter = Literal["all", "matched", "unknown", "ignored"]
 MATCHED_TIERS: dict[str, int | None] = {
@@ -75,6 +85,7 @@ MATCHED_TIERS: dict[str, int | None] = {
 DEFAULT_LIMIT = 200
 MAX_LIMIT = 1000
 CHUNK = 500  # ids per IN list: well under SQLite's bound-parameter limit
+SQLITE_REFRESH_CACHE_KIB = 64 * 1024
 T = TypeVar("T")
 
 # ASCII digits only, as in SQL: Python's \d would also take Arabic-Indic digits, which SQL's [0-9] does not.
@@ -218,66 +229,229 @@ def refresh(
 
     Default: a row is inserted for every decoded picture of the case (a file with media facts holding a
     PDQ hash or a thumbnail) that has none yet, and every row's tier, match category, category and
-    reviewed flag is recomputed from the current matches and reviews (only rows that change are
+    reviewed flag is brought in line with the current matches and reviews (only rows that change are
     written). Call it after a scan, a re-match or a hash-set import.
 
     `only_new`: the cheap catch-up for a page view while a scan is still writing: only pictures with a
-    file id above the highest one the case's gallery holds are added (and computed); nothing else is
-    recomputed. A file stored earlier and given its picture facts later (a resumed scan re-reading a file
-    in place) waits for the next full refresh.
+    file id above the highest one the case's gallery holds are added; nothing else is recomputed. A file
+    stored earlier and given its picture facts later (a resumed scan re-reading a file in place) waits
+    for the next full refresh.
 
-    `file_ids`: only those files' rows are rebuilt from scratch (their near-duplicate stack kept) and
-    recomputed.
+    `file_ids`: only those files' rows are rebuilt from scratch (their near-duplicate stack kept).
 
     `categories`: the unit's category map (`CategoryMap.load(home)`); the built-in one when None.
     """
     categories = categories or CategoryMap.default()
-    if file_ids is None and not only_new:
-        written = _insert_rows(session, case_id, None)
-        _recompute(session, case_id, None, categories)
-        return written
-    if file_ids is None:
-        highest = _highest_file_id(session, case_id)
-        written = _insert_rows(session, case_id, None, after=highest)
-        if written:
-            _recompute(session, case_id, None, categories, after=highest)
-        return written
-    written = 0
-    for chunk in chunked(sorted(set(file_ids))):
-        stacks = {
-            file_id: stack_id
-            for file_id, stack_id in session.execute(
-                select(GalleryItem.file_id, GalleryItem.stack_id).where(
-                    GalleryItem.case_id == case_id,
-                    GalleryItem.file_id.in_(chunk),
-                    GalleryItem.stack_id.is_not(None),
+    with _roomy_cache(session):
+        if file_ids is None:
+            after = _highest_file_id(session, case_id) if only_new else None
+            scope = _Scope(case_id, after=after)
+            if after is not None and not _any_new_picture(session, scope):
+                return 0  # the usual answer to a page view: spare it the scratch tables
+            return _refresh(session, scope, categories)
+        written = 0
+        for chunk in chunked(sorted(set(file_ids))):
+            stacks = {
+                file_id: stack_id
+                for file_id, stack_id in session.execute(
+                    select(GalleryItem.file_id, GalleryItem.stack_id).where(
+                        GalleryItem.case_id == case_id,
+                        GalleryItem.file_id.in_(chunk),
+                        GalleryItem.stack_id.is_not(None),
+                    )
                 )
+            }
+            session.execute(
+                delete(GalleryItem).where(GalleryItem.case_id == case_id, GalleryItem.file_id.in_(chunk))
             )
-        }
-        session.execute(
-            delete(GalleryItem).where(GalleryItem.case_id == case_id, GalleryItem.file_id.in_(chunk))
-        )
-        written += _insert_rows(session, case_id, chunk)
-        if stacks:
-            table = cast_table(GalleryItem)
-            session.connection().execute(
-                update(table).where(table.c.file_id == bindparam("fid")).values(stack_id=bindparam("sid")),
-                [{"fid": fid, "sid": sid} for fid, sid in stacks.items()],
-            )
-        _recompute(session, case_id, chunk, categories)
-    return written
+            written += _refresh(session, _Scope(case_id, file_ids=chunk), categories)
+            if stacks:
+                table = cast_table(GalleryItem)
+                session.connection().execute(
+                    update(table)
+                    .where(table.c.file_id == bindparam("fid"))
+                    .values(stack_id=bindparam("sid")),
+                    [{"fid": fid, "sid": sid} for fid, sid in stacks.items()],
+                )
+        return written
+
+
+@contextmanager
+def _roomy_cache(session: Session) -> Iterator[None]:
+    """SQLite only: a 64 MiB page cache (instead of 2 MiB) while the gallery is written. Inserting a
+    million rows updates the (case, sha256) index in random order; with the larger cache a first refresh
+    of a million pictures took 27 s instead of 34 s (bench/bench_gallery.py). Restored afterwards: the
+    connection goes back to the pool."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    previous = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    connection.exec_driver_sql(f"PRAGMA cache_size = {-SQLITE_REFRESH_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {int(previous or -2000)}")
 
 
 def _highest_file_id(session: Session, case_id: int) -> int:
-    """The highest file id in the case's gallery (0: none). Read backwards along the primary key, so it
-    costs a few rows when the case's pictures are the store's latest, as they are while a scan runs."""
+    """The highest file id in the case's gallery (0: none).
+
+    One backward seek of the order index per (tier, rank) group, a dozen in all: `ORDER BY file_id DESC`
+    over the whole case would walk the primary key through every later case's rows first."""
+    g = GalleryItem
+    groups = [
+        select(g.file_id)
+        .where(g.case_id == case_id, g.tier == tier, g.rank == rank)
+        .order_by(g.file_id.desc())
+        .limit(1)
+        .scalar_subquery()
+        for tier in (TIER_NEW, TIER_ALERT, TIER_IGNORED)
+        for rank in (RANK_FIRST, RANK_USER, RANK_UNKNOWN, RANK_LAST)
+    ]
+    found = session.execute(select(*groups)).one()
+    return max((int(value) for value in found if value is not None), default=0)
+
+
+def _any_new_picture(session: Session, scope: _Scope) -> bool:
     found = session.scalar(
-        select(GalleryItem.file_id)
-        .where(GalleryItem.case_id == case_id)
-        .order_by(GalleryItem.file_id.desc())
+        select(File.id)
+        .join(EvidenceItem, EvidenceItem.id == File.evidence_id)
+        .join(MediaFacts, MediaFacts.file_id == File.id)
+        .where(
+            EvidenceItem.case_id == scope.case_id,
+            or_(MediaFacts.pdq.is_not(None), MediaFacts.thumbnail_blob.is_not(None)),
+            *scope.files(),
+        )
         .limit(1)
     )
-    return int(found or 0)
+    return found is not None
+
+
+# The SQL below names only this module's constant tables and columns; every value is a bound parameter.
+_LABELS = "himaya_gallery_labels"
+_STATE = "himaya_gallery_state"
+_DECIDED = "himaya_gallery_decided"
+_DECIDED_COLUMNS = "sha256 VARCHAR(64) PRIMARY KEY, category VARCHAR(40)"
+# The current matches of the case's files, with their set (kind), version (scheme) and entry (label).
+_LIVE_MATCHES = (
+    "FROM files f JOIN evidence_items ev ON ev.id = f.evidence_id "
+    "JOIN matches m ON m.file_id = f.id "
+    "JOIN hash_set_versions v ON v.id = m.hash_set_version_id "
+    "JOIN hash_sets s ON s.id = v.hash_set_id "
+    "JOIN hash_entries e ON e.id = m.entry_id "
+)
+_LIVE_WHERE = "WHERE ev.case_id = :case_id AND m.retired_at IS NULL"
+# Null-safe without IS DISTINCT FROM: the labels table holds a few dozen rows, with '' standing for NULL.
+_LABEL_JOIN = "l.label = COALESCE(e.category, '') AND l.scheme = COALESCE(v.category_scheme, '')"
+_state = table(_STATE, column("file_id"), column("tier"), column("category"))
+_decided = table(_DECIDED, column("sha256"), column("category"))
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Which rows a refresh covers: the whole case, the files in `file_ids`, or those above `after`."""
+
+    case_id: int
+    file_ids: list[int] | None = None
+    after: int | None = None
+
+    def clause(self, file_id: str) -> str:
+        """The scope as SQL text on the column `file_id` ("f.id", "gallery_items.file_id")."""
+        if self.file_ids is not None:
+            return f" AND {file_id} IN :scope"
+        if self.after is not None:
+            return f" AND {file_id} > :after"
+        return ""
+
+    def files(self) -> list[ColumnElement[bool]]:
+        """The same, as conditions on `files` for Core statements."""
+        if self.file_ids is not None:
+            return [File.id.in_(self.file_ids)]
+        if self.after is not None:
+            return [File.id > self.after]
+        return []
+
+    def sql(self, statement: str) -> Any:
+        query = text(statement)
+        if self.file_ids is not None:
+            query = query.bindparams(bindparam("scope", expanding=True))
+        return query
+
+    def params(self, **extra: Any) -> dict[str, Any]:
+        scope: dict[str, Any] = {"scope": self.file_ids} if self.file_ids is not None else {}
+        if self.after is not None:
+            scope["after"] = self.after
+        return {"case_id": self.case_id, **scope, **extra}
+
+
+def _refresh(session: Session, scope: _Scope, categories: CategoryMap) -> int:
+    """What the matches and reviews say of each file in scope is worked out once, in scratch tables;
+    new rows are inserted with it, existing rows are updated where they differ from it."""
+    with (
+        scratch_table(session, _LABELS, "label TEXT, scheme TEXT, severity INTEGER") as connection,
+        scratch_table(session, _STATE, "file_id INTEGER PRIMARY KEY, tier INTEGER, category VARCHAR(40)"),
+        scratch_table(session, _DECIDED, _DECIDED_COLUMNS),
+    ):
+        _fill_state(connection, scope, categories)
+        _fill_decided(connection, scope.case_id)
+        inserted = _insert_rows(session, scope)
+        if scope.after is None:  # above `after` every row was just inserted, complete
+            _update_tiers(connection, scope)
+            _update_decisions(connection, scope)
+    return inserted
+
+
+def _fill_state(connection: Connection, scope: _Scope, categories: CategoryMap) -> None:
+    """One row per matched file in scope: its tier, and the most severe category of its alert matches."""
+    # The labels among the case's alert matches, each mapped to its category's severity here in Python:
+    # the mapping is data, which a unit may override, and these are a few dozen rows.
+    pairs = connection.execute(
+        scope.sql(
+            f"SELECT DISTINCT e.category, v.category_scheme {_LIVE_MATCHES}{_LIVE_WHERE} "
+            f"AND s.kind = 'alert'{scope.clause('f.id')}"
+        ),
+        scope.params(),
+    ).all()
+    if pairs:
+        connection.execute(
+            text(f"INSERT INTO {_LABELS} (label, scheme, severity) VALUES (:label, :scheme, :severity)"),  # noqa: S608
+            [
+                {
+                    "label": label or "",
+                    "scheme": scheme or "",
+                    "severity": categories.severity(categories.internal(label, scheme)),
+                }
+                for label, scheme in pairs
+            ],
+        )
+    named = " ".join(f"WHEN {n} THEN :category_{n}" for n in range(len(categories.order)))
+    connection.execute(
+        scope.sql(
+            f"INSERT INTO {_STATE} (file_id, tier, category) "
+            "SELECT m.file_id, "
+            f"CASE WHEN MAX(CASE WHEN s.kind = 'alert' THEN 1 ELSE 0 END) = 1 "
+            f"THEN {TIER_ALERT} ELSE {TIER_IGNORED} END, "
+            f"CASE MIN(CASE WHEN s.kind = 'alert' THEN l.severity END) {named} END "
+            f"{_LIVE_MATCHES}LEFT JOIN {_LABELS} l ON {_LABEL_JOIN} "
+            f"{_LIVE_WHERE}{scope.clause('f.id')} GROUP BY m.file_id"
+        ),
+        scope.params(**{f"category_{n}": name for n, name in enumerate(categories.order)}),
+    )
+    _analyze(connection, _STATE)
+
+
+def _fill_decided(connection: Connection, case_id: int) -> None:
+    """The decision in force for each reviewed content of the case: its latest review."""
+    connection.execute(
+        text(
+            f"INSERT INTO {_DECIDED} (sha256, category) SELECT r.sha256, r.category FROM reviews r "  # noqa: S608
+            "WHERE r.case_id = :case_id AND r.id = "
+            "(SELECT MAX(r2.id) FROM reviews r2 WHERE r2.case_id = :case_id AND r2.sha256 = r.sha256)"
+        ),
+        {"case_id": case_id},
+    )
+    _analyze(connection, _DECIDED)
 
 
 _INSERTED = (
@@ -286,6 +460,8 @@ _INSERTED = (
     "evidence_id",
     "tier",
     "rank",
+    "match_category",
+    "category",
     "reviewed",
     "origin",
     "path",
@@ -302,9 +478,9 @@ _INSERTED = (
 )
 
 
-def _insert_rows(session: Session, case_id: int, file_ids: list[int] | None, after: int | None = None) -> int:
-    """One INSERT ... SELECT: rank and date taken are computed by the database, not row by row here.
-    `file_ids`: only these files; `after`: only files with a higher id (a range of the primary key)."""
+def _insert_rows(session: Session, scope: _Scope) -> int:
+    """One INSERT ... SELECT of the pictures in scope that have no row yet, complete: rank and date taken
+    are computed by the database, tier and categories come from the scratch tables."""
     dialect = session.get_bind().dialect.name
     rank = rank_sql(File.origin, File.mime, MediaFacts.width, MediaFacts.height, File.size, File.path)
     source = (
@@ -312,9 +488,11 @@ def _insert_rows(session: Session, case_id: int, file_ids: list[int] | None, aft
             File.id,
             EvidenceItem.case_id,
             File.evidence_id,
-            literal(TIER_NEW, Integer),
+            func.coalesce(_state.c.tier, literal(TIER_NEW, Integer)),
             rank,
-            literal(False, Boolean),
+            _state.c.category,
+            func.coalesce(_decided.c.category, _state.c.category),
+            _decided.c.sha256.is_not(None),
             File.origin,
             File.path,
             MediaFacts.exif_make,
@@ -330,178 +508,79 @@ def _insert_rows(session: Session, case_id: int, file_ids: list[int] | None, aft
         )
         .join(EvidenceItem, EvidenceItem.id == File.evidence_id)
         .join(MediaFacts, MediaFacts.file_id == File.id)
+        .outerjoin(_state, _state.c.file_id == File.id)
+        .outerjoin(_decided, _decided.c.sha256 == File.sha256)
         .where(
-            EvidenceItem.case_id == case_id,
+            EvidenceItem.case_id == scope.case_id,
             or_(MediaFacts.pdq.is_not(None), MediaFacts.thumbnail_blob.is_not(None)),
             ~select(GalleryItem.file_id).where(GalleryItem.file_id == File.id).exists(),
+            *scope.files(),
         )
     )
-    if file_ids is not None:
-        source = source.where(File.id.in_(file_ids))
-    if after is not None:
-        source = source.where(File.id > after)
     # preserve_rowcount: SQLAlchemy otherwise reports -1 for an INSERT on psycopg.
     statement = insert(GalleryItem).from_select(list(_INSERTED), source)
     result = session.execute(statement.execution_options(preserve_rowcount=True))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-# The SQL below names only this module's constant tables and columns; every value is a bound parameter.
-_LABELS = "himaya_gallery_labels"
-_STATE = "himaya_gallery_state"
-_DECIDED = "himaya_gallery_decided"
-# The case's current matches, with their set (kind), version (category scheme) and entry (label).
-_LIVE_MATCHES = (
-    "FROM gallery_items g JOIN matches m ON m.file_id = g.file_id "
-    "JOIN hash_set_versions v ON v.id = m.hash_set_version_id "
-    "JOIN hash_sets s ON s.id = v.hash_set_id "
-    "JOIN hash_entries e ON e.id = m.entry_id "
-)
-_LIVE_WHERE = "WHERE g.case_id = :case_id AND m.retired_at IS NULL"
-# Null-safe without IS DISTINCT FROM: the labels table holds a few dozen rows, with '' standing for NULL.
-_LABEL_JOIN = "l.label = COALESCE(e.category, '') AND l.scheme = COALESCE(v.category_scheme, '')"
+def _update_tiers(connection: Connection, scope: _Scope) -> None:
+    """Existing rows whose tier or match category the matches no longer support. Only rows that change
+    are written: an UPDATE of every row would rewrite a million index entries."""
+    differs = _distinct(connection)
+    connection.execute(
+        scope.sql(
+            f"UPDATE gallery_items SET tier = st.tier, match_category = st.category FROM {_STATE} st "  # noqa: S608
+            "WHERE st.file_id = gallery_items.file_id AND gallery_items.case_id = :case_id "
+            f"AND (gallery_items.tier <> st.tier OR gallery_items.match_category {differs} st.category)"
+            f"{scope.clause('gallery_items.file_id')}"
+        ),
+        scope.params(),
+    )
+    connection.execute(
+        scope.sql(
+            f"UPDATE gallery_items SET tier = {TIER_NEW}, match_category = NULL "  # noqa: S608
+            f"WHERE case_id = :case_id AND (tier <> {TIER_NEW} OR match_category IS NOT NULL) "
+            f"AND NOT EXISTS (SELECT 1 FROM {_STATE} st WHERE st.file_id = gallery_items.file_id)"
+            f"{scope.clause('gallery_items.file_id')}"
+        ),
+        scope.params(),
+    )
 
 
-@dataclass(frozen=True)
-class _Scope:
-    """The statements' common parameters: the case, and the rows they are limited to (None: all)."""
-
-    case_id: int
-    file_ids: list[int] | None = None  # only these rows
-    after: int | None = None  # only rows with a higher file id
-
-    def clause(self, table: str) -> str:
-        if self.file_ids is not None:
-            return f" AND {table}.file_id IN :scope"
-        if self.after is not None:
-            return f" AND {table}.file_id > :after"
-        return ""
-
-    def sql(self, statement: str) -> Any:
-        query = text(statement)
-        if self.file_ids is not None:
-            query = query.bindparams(bindparam("scope", expanding=True))
-        return query
-
-    def params(self, **extra: Any) -> dict[str, Any]:
-        scope: dict[str, Any] = {"scope": self.file_ids} if self.file_ids is not None else {}
-        if self.after is not None:
-            scope["after"] = self.after
-        return {"case_id": self.case_id, **scope, **extra}
-
-
-def _recompute(
-    session: Session,
-    case_id: int,
-    file_ids: list[int] | None,
-    categories: CategoryMap,
-    after: int | None = None,
-) -> None:
-    """Tier and match category from the current matches, then category and reviewed from the reviews."""
-    scope = _Scope(case_id, file_ids, after)
-    with (
-        scratch_table(session, _LABELS, "label TEXT, scheme TEXT, severity INTEGER") as connection,
-        scratch_table(session, _STATE, "file_id INTEGER PRIMARY KEY, tier INTEGER, category VARCHAR(40)"),
-    ):
-        differs = _distinct(connection)
-        # The labels among the case's alert matches, each mapped to its category's severity here in
-        # Python: the mapping is data, which a unit may override, and these are a few dozen rows.
-        pairs = connection.execute(
-            scope.sql(
-                f"SELECT DISTINCT e.category, v.category_scheme {_LIVE_MATCHES}{_LIVE_WHERE} "
-                f"AND s.kind = 'alert'{scope.clause('g')}"
-            ),
-            scope.params(),
-        ).all()
-        if pairs:
-            connection.execute(
-                text(f"INSERT INTO {_LABELS} (label, scheme, severity) VALUES (:label, :scheme, :severity)"),  # noqa: S608
-                [
-                    {
-                        "label": label or "",
-                        "scheme": scheme or "",
-                        "severity": categories.severity(categories.internal(label, scheme)),
-                    }
-                    for label, scheme in pairs
-                ],
-            )
-        named = " ".join(f"WHEN {n} THEN :category_{n}" for n in range(len(categories.order)))
-        connection.execute(
-            scope.sql(
-                f"INSERT INTO {_STATE} (file_id, tier, category) "
-                "SELECT m.file_id, "
-                f"CASE WHEN MAX(CASE WHEN s.kind = 'alert' THEN 1 ELSE 0 END) = 1 "
-                f"THEN {TIER_ALERT} ELSE {TIER_IGNORED} END, "
-                f"CASE MIN(CASE WHEN s.kind = 'alert' THEN l.severity END) {named} END "
-                f"{_LIVE_MATCHES}LEFT JOIN {_LABELS} l ON {_LABEL_JOIN} "
-                f"{_LIVE_WHERE}{scope.clause('g')} GROUP BY m.file_id"
-            ),
-            scope.params(**{f"category_{n}": name for n, name in enumerate(categories.order)}),
-        )
-        _analyze(connection, _STATE)
-        # Only rows that change are written: an UPDATE of every row would rewrite a million index entries.
-        connection.execute(
-            scope.sql(
-                f"UPDATE gallery_items SET tier = st.tier, match_category = st.category FROM {_STATE} st "  # noqa: S608
-                "WHERE st.file_id = gallery_items.file_id AND gallery_items.case_id = :case_id "
-                f"AND (gallery_items.tier <> st.tier OR gallery_items.match_category {differs} st.category)"
-                f"{scope.clause('gallery_items')}"
-            ),
-            scope.params(),
-        )
-        connection.execute(
-            scope.sql(
-                f"UPDATE gallery_items SET tier = {TIER_NEW}, match_category = NULL "  # noqa: S608
-                f"WHERE case_id = :case_id AND (tier <> {TIER_NEW} OR match_category IS NOT NULL) "
-                f"AND NOT EXISTS (SELECT 1 FROM {_STATE} st WHERE st.file_id = gallery_items.file_id)"
-                f"{scope.clause('gallery_items')}"
-            ),
-            scope.params(),
-        )
-    _apply_reviews(session, scope)
+def _update_decisions(connection: Connection, scope: _Scope) -> None:
+    """Existing rows' category and reviewed flag: the decision in force, else the match category."""
+    differs = _distinct(connection)
+    connection.execute(
+        scope.sql(
+            f"UPDATE gallery_items SET category = d.category, reviewed = TRUE FROM {_DECIDED} d "  # noqa: S608
+            "WHERE d.sha256 = gallery_items.sha256 AND gallery_items.case_id = :case_id "
+            f"AND (NOT gallery_items.reviewed OR gallery_items.category {differs} d.category)"
+            f"{scope.clause('gallery_items.file_id')}"
+        ),
+        scope.params(),
+    )
+    connection.execute(
+        scope.sql(
+            "UPDATE gallery_items SET category = match_category, reviewed = FALSE "  # noqa: S608
+            f"WHERE case_id = :case_id AND (reviewed OR category {differs} match_category) "
+            f"AND NOT EXISTS (SELECT 1 FROM {_DECIDED} d WHERE d.sha256 = gallery_items.sha256)"
+            f"{scope.clause('gallery_items.file_id')}"
+        ),
+        scope.params(),
+    )
 
 
 def apply_reviews(session: Session, case_id: int, file_ids: list[int] | None = None) -> None:
     """`category` and `reviewed` of the case's rows (or of `file_ids`' rows) from the latest review of
     each content, falling back to the match category where the content was never reviewed."""
-    if file_ids is None:
-        _apply_reviews(session, _Scope(case_id))
-    for chunk in chunked(file_ids or []):
-        _apply_reviews(session, _Scope(case_id, chunk))
-
-
-def _apply_reviews(session: Session, scope: _Scope) -> None:
     with scratch_table(
         session, _DECIDED, "sha256 VARCHAR(64) PRIMARY KEY, category VARCHAR(40)"
     ) as connection:
-        differs = _distinct(connection)
-        connection.execute(
-            text(
-                f"INSERT INTO {_DECIDED} (sha256, category) SELECT r.sha256, r.category FROM reviews r "  # noqa: S608
-                "WHERE r.case_id = :case_id AND r.id = "
-                "(SELECT MAX(r2.id) FROM reviews r2 WHERE r2.case_id = :case_id AND r2.sha256 = r.sha256)"
-            ),
-            {"case_id": scope.case_id},
-        )
-        _analyze(connection, _DECIDED)
-        connection.execute(
-            scope.sql(
-                f"UPDATE gallery_items SET category = d.category, reviewed = TRUE FROM {_DECIDED} d "  # noqa: S608
-                "WHERE d.sha256 = gallery_items.sha256 AND gallery_items.case_id = :case_id "
-                f"AND (NOT gallery_items.reviewed OR gallery_items.category {differs} d.category)"
-                f"{scope.clause('gallery_items')}"
-            ),
-            scope.params(),
-        )
-        connection.execute(
-            scope.sql(
-                "UPDATE gallery_items SET category = match_category, reviewed = FALSE "  # noqa: S608
-                f"WHERE case_id = :case_id AND (reviewed OR category {differs} match_category) "
-                f"AND NOT EXISTS (SELECT 1 FROM {_DECIDED} d WHERE d.sha256 = gallery_items.sha256)"
-                f"{scope.clause('gallery_items')}"
-            ),
-            scope.params(),
-        )
+        _fill_decided(connection, case_id)
+        if file_ids is None:
+            _update_decisions(connection, _Scope(case_id))
+        for chunk in chunked(file_ids or []):
+            _update_decisions(connection, _Scope(case_id, file_ids=chunk))
 
 
 # -- pages -------------------------------------------------------------------------------------------------
@@ -589,9 +668,9 @@ class GalleryFilter:
             (g.reviewed, self.reviewed),
             (g.stack_id, self.stack_id),
         )
-        for column, value in equal:
+        for attribute, value in equal:
             if value is not None:
-                found.append(column == value)
+                found.append(attribute == value)
         if self.path_contains:
             found.append(g.path.icontains(self.path_contains, autoescape=True))
         if self.date_from is not None:
@@ -710,25 +789,34 @@ def page_statements(
 
 def counts(session: Session, case_id: int) -> dict[str, Any]:
     """The case page's figures: pictures, new / matched / ignored (by tier), reviewed, and pictures per
-    category (`by_category`, most severe first; categories with no picture left out)."""
+    category (`by_category`, most severe first; categories with no picture left out).
+
+    Five small queries, each answered from an index, rather than one GROUP BY over every row: at a
+    million pictures that was 1.8 s on SQLite (a table read per row for the reviewed flag), this ~0.15 s.
+    """
     g = GalleryItem
+    in_case = g.case_id == case_id
+
+    def count(*conditions: ColumnElement[bool]) -> int:
+        return int(session.scalar(select(func.count()).select_from(g).where(in_case, *conditions)) or 0)
+
+    pictures = count()
+    matched = count(g.tier == TIER_ALERT)
+    ignored = count(g.tier == TIER_IGNORED)
+    # Reviewed rows are copies of reviewed contents: found through the (case, sha256) index.
+    reviewed_contents = select(Review.sha256).where(Review.case_id == case_id)
+    reviewed = count(g.sha256.in_(reviewed_contents), g.reviewed.is_(True))
     rows = session.execute(
-        select(g.tier, g.reviewed, g.category, func.count())
-        .where(g.case_id == case_id)
-        .group_by(g.tier, g.reviewed, g.category)
+        select(g.category, func.count()).where(in_case, g.category.is_not(None)).group_by(g.category)
     ).all()
-    tiers = {TIER_NEW: "new", TIER_ALERT: "matched", TIER_IGNORED: "ignored"}
-    result: dict[str, Any] = {"pictures": 0, "new": 0, "matched": 0, "ignored": 0, "reviewed": 0}
-    by_category: dict[str, int] = {}
-    for tier, reviewed, category, count in rows:
-        result["pictures"] += count
-        result[tiers.get(tier, "new")] += count
-        if reviewed:
-            result["reviewed"] += count
-        if category is not None:
-            by_category[category] = by_category.get(category, 0) + count
     scale = CategoryMap.default()
-    result["by_category"] = dict(
-        sorted(by_category.items(), key=lambda item: (scale.severity(item[0]), item[0]))
-    )
-    return result
+    found = {str(category): int(n) for category, n in rows}
+    by_category = {name: found[name] for name in sorted(found, key=lambda name: (scale.severity(name), name))}
+    return {
+        "pictures": pictures,
+        "new": pictures - matched - ignored,
+        "matched": matched,
+        "ignored": ignored,
+        "reviewed": reviewed,
+        "by_category": by_category,
+    }

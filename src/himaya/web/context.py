@@ -21,6 +21,7 @@ from himaya.security import auth
 from himaya.store.models import Case, User, WebSession
 from himaya.web import i18n
 from himaya.web.i18n import N_
+from himaya.web.labels import Labels
 from himaya.web.state import WebState
 
 SESSION_COOKIE = "himaya_session"
@@ -112,6 +113,7 @@ class Ctx:
             ngettext=i18n.ngettext_for(self.lang),
             lang=self.lang,
             dir=i18n.direction(self.lang),
+            labels=Labels(gettext),
             **values,
         )
         response = HTMLResponse(html, status_code=status_code)

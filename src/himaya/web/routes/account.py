@@ -18,8 +18,20 @@ router = APIRouter()
 
 @router.get("/account")
 def account_page(c: Annotated[Ctx, Depends(user_ctx)]) -> Response:
+    return _page(c)
+
+
+def _page(c: Ctx, error: str | None = None, secret: str | None = None) -> Response:
+    """The account page; with an error (400), or with a new second-factor secret shown once."""
     assert c.user is not None
-    return c.render("account.html", exposure=exposure_rows(c, [c.user.id]), totp_secret=None)
+    return c.render(
+        "account.html",
+        status_code=400 if error else 200,
+        error=error,
+        exposure=exposure_rows(c, [c.user.id]),
+        totp_secret=secret,
+        totp_uri=auth.provisioning_uri(secret, c.user.username) if secret else None,
+    )
 
 
 @router.post("/account/language")
@@ -47,23 +59,11 @@ def change_password(
 ) -> Response:
     assert c.user is not None
     if not auth.password_matches(c.user.password_hash, current):
-        return c.render(
-            "account.html",
-            status_code=400,
-            error=N_("the current password is wrong"),
-            exposure=exposure_rows(c, [c.user.id]),
-            totp_secret=None,
-        )
+        return _page(c, error=N_("the current password is wrong"))
     try:
         c.user.password_hash = auth.hash_password(new)
     except auth.AuthError as error:
-        return c.render(
-            "account.html",
-            status_code=400,
-            error=str(error),
-            exposure=exposure_rows(c, [c.user.id]),
-            totp_secret=None,
-        )
+        return _page(c, error=str(error))
     auth.end_sessions_of(c.db, c.user)
     c.audit(audit.USER_CHANGED, detail={"user": c.user.username, "change": "password"})
     return RedirectResponse("/login", status_code=303)
@@ -76,18 +76,7 @@ def enrol_totp(
     """A new second factor: shown once on this page, stored only encrypted; the old one stops working."""
     assert c.user is not None
     if not auth.password_matches(c.user.password_hash, current):
-        return c.render(
-            "account.html",
-            status_code=400,
-            error=N_("the current password is wrong"),
-            exposure=exposure_rows(c, [c.user.id]),
-            totp_secret=None,
-        )
+        return _page(c, error=N_("the current password is wrong"))
     secret = auth.enrol_totp(c.db, c.state.blob_key, c.user)
     c.audit(audit.USER_CHANGED, detail={"user": c.user.username, "change": "second factor enrolled"})
-    return c.render(
-        "account.html",
-        exposure=exposure_rows(c, [c.user.id]),
-        totp_secret=secret,
-        totp_uri=auth.provisioning_uri(secret, c.user.username),
-    )
+    return _page(c, secret=secret)

@@ -17,6 +17,7 @@ from himaya.security import audit
 from himaya.store.models import Case, CaseAssignment, CustodyEvent, EvidenceItem, File, ScanRun
 from himaya.web.context import Ctx, require_case, user_ctx
 from himaya.web.i18n import N_
+from himaya.web.routes.gallery import catch_up
 
 router = APIRouter()
 
@@ -45,7 +46,7 @@ def _live_files(c: Ctx, case: Case) -> int:
 @router.get("/cases/{case_number}")
 def case_page(case_number: str, c: Annotated[Ctx, Depends(user_ctx)]) -> Response:
     case = require_case(c, case_number)
-    gallery.refresh(c.db, case.id, only_new=True)
+    catch_up(c.db, case.id)
     evidence = list(
         c.db.scalars(select(EvidenceItem).where(EvidenceItem.case_id == case.id).order_by(EvidenceItem.id))
     )
@@ -81,7 +82,7 @@ def case_page(case_number: str, c: Annotated[Ctx, Depends(user_ctx)]) -> Respons
 def case_progress(case_number: str, c: Annotated[Ctx, Depends(user_ctx)]) -> Response:
     """The scans panel, polled by the case page while a scan runs (new hits appear in the gallery too)."""
     case = require_case(c, case_number)
-    gallery.refresh(c.db, case.id, only_new=True)
+    catch_up(c.db, case.id)
     return c.render(
         "_scans.html",
         case=case,

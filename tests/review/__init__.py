@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,7 +36,7 @@ from himaya.store.models import (
     MediaFacts,
     Review,
 )
-from tests.conftest import POSTGRES_URL
+from tests.conftest import postgres_schema
 
 __all__ = ["DATABASES", "any_store", "module_store"]
 
@@ -66,21 +65,11 @@ def module_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         yield store
         store.close()
         return
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(POSTGRES_URL, connect_timeout=3, autocommit=True)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL on 127.0.0.1:5432 (database 'test') is not reachable: {error}")
-    schema = f"himaya_test_{secrets.token_hex(6)}"
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        store = Store(make_engine(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"))
+    with postgres_schema() as url:
+        store = Store(make_engine(url))
         migrate(store.engine)
         yield store
         store.close()
-    finally:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.close()
 
 
 # -- synthetic cases -------------------------------------------------------------------------------------

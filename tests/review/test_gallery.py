@@ -49,7 +49,7 @@ from himaya.review.ranking import (
     rank_sql,
 )
 from himaya.store.db import Store, open_store
-from himaya.store.models import File, GalleryItem, HashEntry, HashSetVersion, Match, MediaFacts
+from himaya.store.models import File, GalleryItem, HashEntry, HashSetVersion, Match, MediaFacts, Review
 from tests.builders.evidence import pdq_list
 from tests.builders.images import camera_exif, encode, photo_jpeg, photo_like
 from tests.review import *  # noqa: F403 (the store fixtures)
@@ -133,7 +133,10 @@ def test_refresh_follows_new_pictures_new_and_retired_matches_and_reviews(any_st
             .where(Match.file_id == matched.file_id)
             .values(retired_at=datetime(2025, 1, 1, tzinfo=UTC))
         )
-        # A later scan stored one more picture.
+        # A reviewer decided on the new picture's content; a later scan stored one more picture.
+        session.add(
+            Review(case_id=case.case_id, sha256=new.sha256, category="cgi", reviewer="TEST-r", via="single")
+        )
         added = File(
             evidence_id=case.evidence_ids[0], locator="TEST-late.jpg", path="TEST-late.jpg", sha256="f" * 64
         )
@@ -143,11 +146,23 @@ def test_refresh_follows_new_pictures_new_and_retired_matches_and_reviews(any_st
     with any_store.transaction() as session:
         assert refresh(session, case.case_id) == 1
         rows = gallery_rows(session, case.case_id)
-    assert (rows[new.file_id].tier, rows[new.file_id].match_category) == (TIER_ALERT, "harmful-abusive")
-    assert rows[matched.file_id].match_category != "illegal" or any(
-        m for m in matched.matches if m[0] == "TEST-alert-caid" and not m[2]
+    got = rows[new.file_id]
+    assert (got.tier, got.match_category, got.category, got.reviewed) == (
+        TIER_ALERT,
+        "harmful-abusive",
+        "cgi",
+        True,
     )
-    assert (rows[added.id].tier, rows[added.id].path) == (TIER_NEW, "TEST-late.jpg")
+    # Every match of the other one is retired now: it is new material again.
+    decided = case.reviews.get(matched.sha256)
+    got = rows[matched.file_id]
+    assert (got.tier, got.match_category) == (TIER_NEW, None)
+    assert (got.category, got.reviewed) == ((decided[-1], True) if decided else (None, False))
+    assert (rows[added.id].tier, rows[added.id].path, rows[added.id].category) == (
+        TIER_NEW,
+        "TEST-late.jpg",
+        None,
+    )
 
 
 def test_only_new_adds_later_pictures_complete_without_recomputing_the_rest(any_store: Store) -> None:

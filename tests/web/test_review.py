@@ -275,3 +275,23 @@ def test_pictures_written_by_a_running_scan_reach_the_gallery_at_the_next_view(w
     progress = client.get(f"/cases/{CASE}/progress")
     assert progress.status_code == 200 and 'id="count-pictures">8<' in progress.text
     assert set(newest) <= set(tiles(client.get(GALLERY).text))
+
+
+def test_the_trail_written_by_the_app_verifies_and_catches_an_edit(web: Web) -> None:
+    from sqlalchemy import update
+
+    from himaya.security.audit import checkpoint_path_for, verify
+
+    client = web.login("rita")
+    file_id = items(web)["cam1.jpg"].file_id
+    client.get(GALLERY)
+    client.get(f"/cases/{CASE}/files/{file_id}/thumb")
+    with web.store.session() as session:
+        assert verify(session, web.key, checkpoint_path_for(web.key_file)).ok
+    with web.store.transaction() as session:  # someone hides that a picture was shown
+        session.execute(
+            update(AuditEvent).where(AuditEvent.action == "picture_shown").values(detail='{"variant":"none"}')
+        )
+    with web.store.session() as session:
+        result = verify(session, web.key, checkpoint_path_for(web.key_file))
+    assert not result.ok and result.problems

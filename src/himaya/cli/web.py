@@ -306,6 +306,7 @@ def serve(
     """
     import uvicorn
 
+    from himaya.hashsets.categories import CategoryMap
     from himaya.web.app import create_app
     from himaya.web.state import WebState
 
@@ -324,6 +325,7 @@ def serve(
         audit=app_ctx.audit(),
         home=app_ctx.home,
         secure_cookies=certfile is not None or behind_proxy,
+        categories=CategoryMap.load(app_ctx.home),  # the unit's own label mapping, as exports use
     )
     state.load_settings(national_set)
     app = create_app(state)

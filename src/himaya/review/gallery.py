@@ -86,6 +86,7 @@ DEFAULT_LIMIT = 200
 MAX_LIMIT = 1000
 CHUNK = 500  # ids per IN list: well under SQLite's bound-parameter limit
 SQLITE_REFRESH_CACHE_KIB = 64 * 1024
+ANALYZE_AFTER_ROWS = 10_000  # a refresh that inserted more leaves fresh statistics for the gallery's pages
 T = TypeVar("T")
 
 # ASCII digits only, as in SQL: Python's \d would also take Arabic-Indic digits, which SQL's [0-9] does not.
@@ -248,7 +249,12 @@ def refresh(
             scope = _Scope(case_id, after=after)
             if after is not None and not _any_new_picture(session, scope):
                 return 0  # the usual answer to a page view: spare it the scratch tables
-            return _refresh(session, scope, categories)
+            if after is None:
+                _fresh_statistics(session, ("files", "media_facts", "matches", "reviews", "gallery_items"))
+            written = _refresh(session, scope, categories)
+            if written > ANALYZE_AFTER_ROWS:
+                _fresh_statistics(session, ("gallery_items",))
+            return written
         written = 0
         for chunk in chunked(sorted(set(file_ids))):
             stacks = {
@@ -274,6 +280,20 @@ def refresh(
                     [{"fid": fid, "sid": sid} for fid, sid in stacks.items()],
                 )
         return written
+
+
+def _fresh_statistics(session: Session, tables: Sequence[str]) -> None:
+    """PostgreSQL only: ANALYZE the tables a full refresh reads (and, after a large insert, the gallery).
+
+    A scan that has just written a million files leaves the planner's statistics behind until
+    autovacuum comes round; planning the INSERT ... SELECT on a table believed empty chose nested loops
+    that re-read the table being written for every row (stopped after 8 minutes where 60 s was due).
+    ANALYZE samples 30,000 rows a table: about a second for all of them at a million files.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        for name in tables:
+            connection.execute(text(f"ANALYZE {name}"))
 
 
 @contextmanager
@@ -333,6 +353,7 @@ _LABELS = "himaya_gallery_labels"
 _STATE = "himaya_gallery_state"
 _DECIDED = "himaya_gallery_decided"
 _DECIDED_COLUMNS = "sha256 VARCHAR(64) PRIMARY KEY, category VARCHAR(40)"
+_NEW = "himaya_gallery_new"
 # The current matches of the case's files, with their set (kind), version (scheme) and entry (label).
 _LIVE_MATCHES = (
     "FROM files f JOIN evidence_items ev ON ev.id = f.evidence_id "
@@ -346,6 +367,7 @@ _LIVE_WHERE = "WHERE ev.case_id = :case_id AND m.retired_at IS NULL"
 _LABEL_JOIN = "l.label = COALESCE(e.category, '') AND l.scheme = COALESCE(v.category_scheme, '')"
 _state = table(_STATE, column("file_id"), column("tier"), column("category"))
 _decided = table(_DECIDED, column("sha256"), column("category"))
+_new = table(_NEW, column("file_id"))
 
 
 @dataclass(frozen=True)
@@ -392,10 +414,11 @@ def _refresh(session: Session, scope: _Scope, categories: CategoryMap) -> int:
         scratch_table(session, _LABELS, "label TEXT, scheme TEXT, severity INTEGER") as connection,
         scratch_table(session, _STATE, "file_id INTEGER PRIMARY KEY, tier INTEGER, category VARCHAR(40)"),
         scratch_table(session, _DECIDED, _DECIDED_COLUMNS),
+        scratch_table(session, _NEW, "file_id INTEGER PRIMARY KEY"),
     ):
         _fill_state(connection, scope, categories)
         _fill_decided(connection, scope.case_id)
-        inserted = _insert_rows(session, scope)
+        inserted = _insert_rows(session, scope) if _fill_new(session, scope) else 0
         if scope.after is None:  # above `after` every row was just inserted, complete
             _update_tiers(connection, scope)
             _update_decisions(connection, scope)
@@ -478,9 +501,33 @@ _INSERTED = (
 )
 
 
+def _fill_new(session: Session, scope: _Scope) -> int:
+    """The pictures in scope that have no gallery row yet, listed before any is inserted.
+
+    Not a NOT EXISTS inside the INSERT itself: there the table being written is also read, and with
+    stale statistics PostgreSQL re-read it once per inserted row (a million rows: stopped after 8 min).
+    """
+    found = (
+        select(File.id)
+        .join(EvidenceItem, EvidenceItem.id == File.evidence_id)
+        .join(MediaFacts, MediaFacts.file_id == File.id)
+        .where(
+            EvidenceItem.case_id == scope.case_id,
+            or_(MediaFacts.pdq.is_not(None), MediaFacts.thumbnail_blob.is_not(None)),
+            ~select(GalleryItem.file_id).where(GalleryItem.file_id == File.id).exists(),
+            *scope.files(),
+        )
+    )
+    result = session.execute(
+        insert(_new).from_select(["file_id"], found).execution_options(preserve_rowcount=True)
+    )
+    _analyze(session.connection(), _NEW)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def _insert_rows(session: Session, scope: _Scope) -> int:
-    """One INSERT ... SELECT of the pictures in scope that have no row yet, complete: rank and date taken
-    are computed by the database, tier and categories come from the scratch tables."""
+    """One INSERT ... SELECT of the listed new pictures, complete: rank and date taken are computed by
+    the database, tier and categories come from the scratch tables."""
     dialect = session.get_bind().dialect.name
     rank = rank_sql(File.origin, File.mime, MediaFacts.width, MediaFacts.height, File.size, File.path)
     source = (
@@ -506,16 +553,12 @@ def _insert_rows(session: Session, scope: _Scope) -> int:
             MediaFacts.height,
             File.size,
         )
+        .select_from(_new)
+        .join(File, File.id == _new.c.file_id)
         .join(EvidenceItem, EvidenceItem.id == File.evidence_id)
         .join(MediaFacts, MediaFacts.file_id == File.id)
         .outerjoin(_state, _state.c.file_id == File.id)
         .outerjoin(_decided, _decided.c.sha256 == File.sha256)
-        .where(
-            EvidenceItem.case_id == scope.case_id,
-            or_(MediaFacts.pdq.is_not(None), MediaFacts.thumbnail_blob.is_not(None)),
-            ~select(GalleryItem.file_id).where(GalleryItem.file_id == File.id).exists(),
-            *scope.files(),
-        )
     )
     # preserve_rowcount: SQLAlchemy otherwise reports -1 for an INSERT on psycopg.
     statement = insert(GalleryItem).from_select(list(_INSERTED), source)

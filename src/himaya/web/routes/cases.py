@@ -46,7 +46,7 @@ def _live_files(c: Ctx, case: Case) -> int:
 @router.get("/cases/{case_number}")
 def case_page(case_number: str, c: Annotated[Ctx, Depends(user_ctx)]) -> Response:
     case = require_case(c, case_number)
-    catch_up(c.db, case.id)
+    catch_up(c.db, case.id, c.state.categories)
     evidence = list(
         c.db.scalars(select(EvidenceItem).where(EvidenceItem.case_id == case.id).order_by(EvidenceItem.id))
     )
@@ -82,7 +82,7 @@ def case_page(case_number: str, c: Annotated[Ctx, Depends(user_ctx)]) -> Respons
 def case_progress(case_number: str, c: Annotated[Ctx, Depends(user_ctx)]) -> Response:
     """The scans panel, polled by the case page while a scan runs (new hits appear in the gallery too)."""
     case = require_case(c, case_number)
-    catch_up(c.db, case.id)
+    catch_up(c.db, case.id, c.state.categories)
     return c.render(
         "_scans.html",
         case=case,

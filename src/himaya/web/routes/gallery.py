@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from himaya.hashsets.categories import CategoryMap
 from himaya.review import gallery
 from himaya.review.decisions import REVIEW_KEYS
 from himaya.security import audit
@@ -70,7 +71,7 @@ def parse_filters(
     )
 
 
-def catch_up(session: Session, case_id: int) -> None:
+def catch_up(session: Session, case_id: int, categories: CategoryMap | None = None) -> None:
     """Adds pictures a running scan has written since the gallery was last refreshed.
 
     A page view pays only for the check (one short range of the files' primary key past the gallery's
@@ -96,7 +97,7 @@ def catch_up(session: Session, case_id: int) -> None:
         .limit(1)
     )
     if newer is not None:
-        gallery.refresh(session, case_id, only_new=True)
+        gallery.refresh(session, case_id, only_new=True, categories=categories)
 
 
 def describe(filters: gallery.GalleryFilter) -> dict[str, object]:
@@ -126,7 +127,7 @@ def gallery_page(
                 status_code=400, detail=N_("this page link is damaged; start from the first page")
             ) from error
     else:
-        catch_up(c.db, case.id)
+        catch_up(c.db, case.id, c.state.categories)
     page = gallery.page(c.db, case.id, filters, after=cursor, limit=PAGE_SIZE)
     c.audit(
         audit.GALLERY_VIEWED,

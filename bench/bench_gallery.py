@@ -47,7 +47,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from sqlalchemy import func, select, update  # noqa: E402
 
-from himaya.review.gallery import Cursor, GalleryFilter, counts, page, page_statements, refresh  # noqa: E402
+from himaya.review.gallery import counts, refresh  # noqa: E402
+from himaya.review.pages import Cursor, GalleryFilter, page, page_statements  # noqa: E402
 from himaya.review.stacks import build_stacks  # noqa: E402
 from himaya.security.audit import GALLERY_VIEWED, AuditTrail  # noqa: E402
 from himaya.store.db import Store, make_engine, migrate  # noqa: E402

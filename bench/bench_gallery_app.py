@@ -32,7 +32,8 @@ from bench_gallery import OUT, SERIALS, build_case, opened, stats  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from himaya.review.gallery import Cursor, GalleryFilter, page, refresh  # noqa: E402
+from himaya.review.gallery import refresh  # noqa: E402
+from himaya.review.pages import Cursor, GalleryFilter, page  # noqa: E402
 from himaya.security import auth  # noqa: E402
 from himaya.security.audit import AuditTrail  # noqa: E402
 from himaya.store.blobs import BlobStore  # noqa: E402

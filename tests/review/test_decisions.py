@@ -30,7 +30,8 @@ from himaya.review.decisions import (
     propose_for_national_set,
     reject_proposal,
 )
-from himaya.review.gallery import GalleryFilter, page, refresh
+from himaya.review.gallery import refresh
+from himaya.review.pages import GalleryFilter, page
 from himaya.store.db import Store
 from himaya.store.models import (
     File,

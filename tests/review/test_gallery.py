@@ -27,16 +27,8 @@ from himaya.hashsets.importer import import_hash_set
 from himaya.pipeline.scan import run_scan
 from himaya.reports.export import export_case
 from himaya.review import gallery
-from himaya.review.gallery import (
-    Cursor,
-    GalleryFilter,
-    GalleryPicture,
-    page,
-    page_statements,
-    parse_exif_datetime,
-    refresh,
-    taken_at_sql,
-)
+from himaya.review.gallery import parse_exif_datetime, refresh, taken_at_sql
+from himaya.review.pages import Cursor, GalleryFilter, GalleryPicture, page, page_statements
 from himaya.review.ranking import (
     RANK_FIRST,
     RANK_LAST,

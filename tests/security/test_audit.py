@@ -499,25 +499,30 @@ def test_a_session_used_for_several_transactions(store: Store, checkpoint: Path)
     assert _verify(store, checkpoint).ok
 
 
-def test_concurrent_writers_leave_an_intact_chain(sqlite_store: Store, checkpoint: Path) -> None:
-    trail = AuditTrail(KEY, checkpoint)
+def _write_concurrently(
+    store: Store, trail: AuditTrail, events_each: int, writers: int = 4
+) -> list[BaseException]:
+    """`writers` threads, each recording `events_each` events, one transaction per event; their errors."""
     errors: list[BaseException] = []
 
     def writer(name: str) -> None:
         try:
-            for number in range(50):
-                with sqlite_store.transaction() as session:
+            for number in range(events_each):
+                with store.transaction() as session:
                     trail.record(session, actor=name, action=audit.PICTURE_SHOWN, file_id=number)
         except BaseException as error:
             errors.append(error)
 
-    threads = [threading.Thread(target=writer, args=(f"TEST-{n}",)) for n in range(4)]
+    threads = [threading.Thread(target=writer, args=(f"TEST-{n}",)) for n in range(writers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return errors
 
-    assert errors == []
+
+def test_concurrent_writers_leave_an_intact_chain(sqlite_store: Store, checkpoint: Path) -> None:
+    assert _write_concurrently(sqlite_store, AuditTrail(KEY, checkpoint), events_each=50) == []
     result = _verify(sqlite_store, checkpoint)
     assert result.ok, result.problems
     assert (result.events, result.head_seq, result.checkpoint_lines) == (200, 200, 200)
@@ -531,24 +536,7 @@ def test_concurrent_writers_on_postgresql(postgres_url: str, checkpoint: Path) -
     engine = make_engine(postgres_url)
     migrate(engine)
     store = Store(engine)
-    trail = AuditTrail(KEY, checkpoint)
-    errors: list[BaseException] = []
-
-    def writer(name: str) -> None:
-        try:
-            for number in range(25):
-                with store.transaction() as session:
-                    trail.record(session, actor=name, action=audit.PICTURE_SHOWN, file_id=number)
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=writer, args=(f"TEST-{n}",)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
+    assert _write_concurrently(store, AuditTrail(KEY, checkpoint), events_each=25) == []
     result = _verify(store, checkpoint)
     store.close()
     assert result.ok, result.problems

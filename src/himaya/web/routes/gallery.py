@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from himaya.hashsets.categories import CategoryMap
-from himaya.review import gallery
+from himaya.review import gallery, pages
 from himaya.review.decisions import REVIEW_KEYS
 from himaya.security import audit
 from himaya.store.models import EvidenceItem, File, GalleryItem, MediaFacts
@@ -51,10 +51,10 @@ def parse_filters(
     gps: str | None = None,
     reviewed: str | None = None,
     stack: int | None = None,
-) -> gallery.GalleryFilter:
+) -> pages.GalleryFilter:
     if matched not in ("all", "matched", "unknown", "ignored"):
         raise HTTPException(status_code=400, detail=N_("matched is all, matched, unknown or ignored"))
-    return gallery.GalleryFilter(
+    return pages.GalleryFilter(
         category=category or None,
         matched=matched,
         evidence_id=evidence,
@@ -100,7 +100,7 @@ def catch_up(session: Session, case_id: int, categories: CategoryMap | None = No
         gallery.refresh(session, case_id, only_new=True, categories=categories)
 
 
-def describe(filters: gallery.GalleryFilter) -> dict[str, object]:
+def describe(filters: pages.GalleryFilter) -> dict[str, object]:
     """The filters in force, for the audit trail (only those set)."""
     out: dict[str, object] = {}
     for name, value in vars(filters).items():
@@ -114,21 +114,21 @@ def describe(filters: gallery.GalleryFilter) -> dict[str, object]:
 def gallery_page(
     case_number: str,
     c: Annotated[Ctx, Depends(user_ctx)],
-    filters: Annotated[gallery.GalleryFilter, Depends(parse_filters)],
+    filters: Annotated[pages.GalleryFilter, Depends(parse_filters)],
     after: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     case = require_case(c, case_number, "view_pictures")
     cursor = None
     if after:
         try:
-            cursor = gallery.Cursor.decode(after)
+            cursor = pages.Cursor.decode(after)
         except ValueError as error:
             raise HTTPException(
                 status_code=400, detail=N_("this page link is damaged; start from the first page")
             ) from error
     else:
         catch_up(c.db, case.id, c.state.categories)
-    page = gallery.page(c.db, case.id, filters, after=cursor, limit=PAGE_SIZE)
+    page = pages.page(c.db, case.id, filters, after=cursor, limit=PAGE_SIZE)
     c.audit(
         audit.GALLERY_VIEWED,
         case_id=case.id,

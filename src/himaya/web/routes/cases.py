@@ -17,7 +17,6 @@ from himaya.security import audit
 from himaya.store.models import Case, CaseAssignment, CustodyEvent, EvidenceItem, File, ScanRun
 from himaya.web.context import Ctx, require_case, user_ctx
 from himaya.web.i18n import N_
-from himaya.web.routes.gallery import catch_up
 
 router = APIRouter()
 
@@ -46,7 +45,7 @@ def _live_files(c: Ctx, case: Case) -> int:
 @router.get("/cases/{case_number}")
 def case_page(case_number: str, c: Annotated[Ctx, Depends(user_ctx)]) -> Response:
     case = require_case(c, case_number)
-    catch_up(c.db, case.id, c.state.categories)
+    gallery.refresh(c.db, case.id, only_new=True, categories=c.state.categories)
     evidence = list(
         c.db.scalars(select(EvidenceItem).where(EvidenceItem.case_id == case.id).order_by(EvidenceItem.id))
     )
@@ -82,7 +81,7 @@ def case_page(case_number: str, c: Annotated[Ctx, Depends(user_ctx)]) -> Respons
 def case_progress(case_number: str, c: Annotated[Ctx, Depends(user_ctx)]) -> Response:
     """The scans panel, polled by the case page while a scan runs (new hits appear in the gallery too)."""
     case = require_case(c, case_number)
-    catch_up(c.db, case.id, c.state.categories)
+    gallery.refresh(c.db, case.id, only_new=True, categories=c.state.categories)
     return c.render(
         "_scans.html",
         case=case,

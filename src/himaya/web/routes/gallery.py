@@ -7,14 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
-from himaya.hashsets.categories import CategoryMap
 from himaya.review import gallery, pages
 from himaya.review.decisions import REVIEW_KEYS
 from himaya.security import audit
-from himaya.store.models import EvidenceItem, File, GalleryItem, MediaFacts
+from himaya.store.models import EvidenceItem
 from himaya.web.context import Ctx, require_case, user_ctx
 from himaya.web.i18n import N_
 
@@ -71,35 +69,6 @@ def parse_filters(
     )
 
 
-def catch_up(session: Session, case_id: int, categories: CategoryMap | None = None) -> None:
-    """Adds pictures a running scan has written since the gallery was last refreshed.
-
-    A page view pays only for the check (one short range of the files' primary key past the gallery's
-    highest file id) unless there is something new."""
-    # `case_id + 0`: keeps the planners off the case indexes (which would sort the whole case) and on the
-    # primary key read backwards, which finds the case's newest picture in a few rows.
-    highest = session.scalar(
-        select(GalleryItem.file_id)
-        .where(GalleryItem.case_id + 0 == case_id)
-        .order_by(GalleryItem.file_id.desc())
-        .limit(1)
-    )
-    evidence_ids = select(EvidenceItem.id).where(EvidenceItem.case_id == case_id)
-    newer = session.scalar(
-        select(File.id)
-        .join(MediaFacts, MediaFacts.file_id == File.id)
-        .where(
-            File.id > (highest or 0),
-            File.evidence_id.in_(evidence_ids),
-            or_(MediaFacts.pdq.is_not(None), MediaFacts.thumbnail_blob.is_not(None)),
-        )
-        .order_by(File.id)
-        .limit(1)
-    )
-    if newer is not None:
-        gallery.refresh(session, case_id, only_new=True, categories=categories)
-
-
 def describe(filters: pages.GalleryFilter) -> dict[str, object]:
     """The filters in force, for the audit trail (only those set)."""
     out: dict[str, object] = {}
@@ -127,7 +96,8 @@ def gallery_page(
                 status_code=400, detail=N_("this page link is damaged; start from the first page")
             ) from error
     else:
-        catch_up(c.db, case.id, c.state.categories)
+        # Pictures a running scan wrote since the last page view (cheap when there are none).
+        gallery.refresh(c.db, case.id, only_new=True, categories=c.state.categories)
     page = pages.page(c.db, case.id, filters, after=cursor, limit=PAGE_SIZE)
     c.audit(
         audit.GALLERY_VIEWED,

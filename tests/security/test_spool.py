@@ -82,7 +82,11 @@ def test_a_changed_chunk_on_disk_is_detected(temp_files: list[IO[bytes]]) -> Non
         spool.write(data)
         handle = temp_files[0]
         handle.flush()
-        os.pwrite(handle.fileno(), b"\x00", 12 + CHUNK_SIZE + 16 + 40)  # inside chunk 1's ciphertext
+        where = 12 + CHUNK_SIZE + 16 + 40  # inside chunk 1's ciphertext
+        # Flip the byte: writing a constant left it unchanged whenever the ciphertext byte already was that
+        # constant (1 run in 256, a flaky test).
+        old = os.pread(handle.fileno(), 1, where)
+        os.pwrite(handle.fileno(), bytes([old[0] ^ 0xFF]), where)
         spool.seek(10)
         assert spool.read(10) == data[10:20]  # chunk 0 untouched
         spool.seek(CHUNK_SIZE + 5)

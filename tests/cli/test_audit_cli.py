@@ -3,50 +3,19 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 
 from himaya.cases import create_case
-from himaya.cli.audit import audit_app
-from himaya.cli.main import app, main
 from himaya.security import audit
 from himaya.security.audit import AuditTrail
 from himaya.security.crypto import load_or_create_key
 from himaya.store.db import Store, open_store
 from himaya.store.models import AuditEvent
-
-# Until the lead registers it in cli/main.py; the same line, so the test runs the command as shipped.
-if not any(group.name == "audit" for group in app.registered_groups):
-    app.add_typer(audit_app, name="audit")
-
-
-@dataclass
-class Outcome:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture
-def himaya(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> object:
-    def run(*args: str) -> Outcome:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["himaya", *args])
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        else:
-            code = 0
-        captured = capsys.readouterr()
-        return Outcome(code, captured.out, " ".join(captured.err.split()))
-
-    return run
+from tests.cli.test_cli import Cli
 
 
 @pytest.fixture
@@ -73,8 +42,8 @@ def trail_home(himaya_env: dict[str, Path]) -> Iterator[tuple[Store, AuditTrail]
     store.close()
 
 
-def test_verify_an_intact_trail(himaya: object, trail_home: tuple[Store, AuditTrail]) -> None:
-    result = himaya("audit", "verify")  # type: ignore[operator]
+def test_verify_an_intact_trail(himaya: Cli, trail_home: tuple[Store, AuditTrail]) -> None:
+    result = himaya("audit", "verify")
 
     assert result.code == 0, result.err
     assert "events checked: 5" in result.out
@@ -83,37 +52,37 @@ def test_verify_an_intact_trail(himaya: object, trail_home: tuple[Store, AuditTr
     assert result.out.rstrip().endswith("audit trail intact")
 
 
-def test_verify_names_an_edited_event_and_fails(himaya: object, trail_home: tuple[Store, AuditTrail]) -> None:
+def test_verify_names_an_edited_event_and_fails(himaya: Cli, trail_home: tuple[Store, AuditTrail]) -> None:
     store, _ = trail_home
     with store.transaction() as session:
         session.execute(update(AuditEvent).where(AuditEvent.seq == 3).values(actor="TEST-someone-else"))
 
-    result = himaya("audit", "verify")  # type: ignore[operator]
+    result = himaya("audit", "verify")
 
     assert result.code == 1
     assert "PROBLEM: event 3: its content does not match its hash" in result.out
     assert "audit trail NOT intact: 1 problem(s)" in result.out
 
 
-def test_verify_checks_a_noted_head(himaya: object, trail_home: tuple[Store, AuditTrail]) -> None:
+def test_verify_checks_a_noted_head(himaya: Cli, trail_home: tuple[Store, AuditTrail]) -> None:
     store, _ = trail_home
     with store.session() as session:
         seq, head_hash = audit.head(session)
 
-    assert himaya("audit", "verify", "--expect", f"{seq}:{head_hash[:8]}").code == 0  # type: ignore[operator]
-    wrong = himaya("audit", "verify", "--expect", f"{seq}:{'0' * 8}")  # type: ignore[operator]
+    assert himaya("audit", "verify", "--expect", f"{seq}:{head_hash[:8]}").code == 0
+    wrong = himaya("audit", "verify", "--expect", f"{seq}:{'0' * 8}")
     assert wrong.code == 1 and "the head noted earlier (event 5" in wrong.out
-    bad = himaya("audit", "verify", "--expect", "five")  # type: ignore[operator]
+    bad = himaya("audit", "verify", "--expect", "five")
     assert bad.code == 2 and "is not SEQ:HASH" in bad.err
 
 
 def test_verify_without_the_key_fails_and_creates_none(
-    himaya: object, trail_home: tuple[Store, AuditTrail], himaya_env: dict[str, Path]
+    himaya: Cli, trail_home: tuple[Store, AuditTrail], himaya_env: dict[str, Path]
 ) -> None:
     key_file = himaya_env["key_file"]
     key_file.rename(key_file.with_name("moved.key"))
 
-    result = himaya("audit", "verify")  # type: ignore[operator]
+    result = himaya("audit", "verify")
 
     assert result.code == 1
     # Rich wraps long paths at the terminal width: compare without white space.
@@ -122,20 +91,20 @@ def test_verify_without_the_key_fails_and_creates_none(
 
 
 def test_verify_with_a_deleted_checkpoint_fails(
-    himaya: object, trail_home: tuple[Store, AuditTrail], himaya_env: dict[str, Path]
+    himaya: Cli, trail_home: tuple[Store, AuditTrail], himaya_env: dict[str, Path]
 ) -> None:
     _, trail = trail_home
     assert trail.checkpoint == himaya_env["key_file"].with_name("blob.key.audit-chain")
     trail.checkpoint.unlink()
 
-    result = himaya("audit", "verify")  # type: ignore[operator]
+    result = himaya("audit", "verify")
 
     assert result.code == 1
     assert "is missing while the trail has 5 events" in " ".join(result.out.split())
 
 
-def test_list_filters_and_writes_json_lines(himaya: object, trail_home: tuple[Store, AuditTrail]) -> None:
-    result = himaya("audit", "list", "--case", "TEST-CASE-1", "--format", "jsonl")  # type: ignore[operator]
+def test_list_filters_and_writes_json_lines(himaya: Cli, trail_home: tuple[Store, AuditTrail]) -> None:
+    result = himaya("audit", "list", "--case", "TEST-CASE-1", "--format", "jsonl")
 
     assert result.code == 0, result.err
     records = [json.loads(line) for line in result.out.splitlines()]
@@ -145,24 +114,22 @@ def test_list_filters_and_writes_json_lines(himaya: object, trail_home: tuple[St
     ]
     assert records[0]["detail"] == {"n": 1} and records[0]["at"].endswith("Z")
 
-    shown = himaya("audit", "list", "--action", audit.PICTURE_SHOWN, "--limit", "1", "--format", "jsonl")  # type: ignore[operator]
+    shown = himaya("audit", "list", "--action", audit.PICTURE_SHOWN, "--limit", "1", "--format", "jsonl")
     assert [json.loads(line)["seq"] for line in shown.out.splitlines()] == [4]
-    admin = himaya("audit", "list", "--actor", "TEST-admin", "--format", "jsonl")  # type: ignore[operator]
+    admin = himaya("audit", "list", "--actor", "TEST-admin", "--format", "jsonl")
     assert [json.loads(line)["seq"] for line in admin.out.splitlines()] == [5, 1]
 
 
-def test_list_as_a_table(himaya: object, trail_home: tuple[Store, AuditTrail]) -> None:
-    result = himaya("audit", "list")  # type: ignore[operator]
+def test_list_as_a_table(himaya: Cli, trail_home: tuple[Store, AuditTrail]) -> None:
+    result = himaya("audit", "list")
 
     assert result.code == 0, result.err
     assert "setting_changed" in result.out and "TEST-CASE-2" in result.out
     assert result.out.index("setting_changed") < result.out.index("login")  # newest first
 
 
-def test_list_of_an_unknown_case_is_a_usage_error(
-    himaya: object, trail_home: tuple[Store, AuditTrail]
-) -> None:
-    result = himaya("audit", "list", "--case", "TEST-NO-SUCH")  # type: ignore[operator]
+def test_list_of_an_unknown_case_is_a_usage_error(himaya: Cli, trail_home: tuple[Store, AuditTrail]) -> None:
+    result = himaya("audit", "list", "--case", "TEST-NO-SUCH")
 
     assert result.code == 2
     assert "case 'TEST-NO-SUCH' does not exist" in result.err

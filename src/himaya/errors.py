@@ -49,3 +49,28 @@ class BlobStoreError(HimayaError):
 
 class EvidenceError(HimayaError):
     """One evidence file or member could not be read; recorded on that file, the scan goes on."""
+
+
+class OnlineError(HimayaError):
+    """Online capture, hosting look-up, notices or re-checks could not do what was asked."""
+
+
+class BlockedAddressError(OnlineError):
+    """A fetch would have reached an address the unit's policy refuses (private, loopback, link-local...).
+
+    Raised before any packet is sent to it: the check runs on the resolved address, for every redirect hop.
+    """
+
+    def __init__(self, url: str, address: str, reason: str) -> None:
+        super().__init__(
+            f"refused to fetch {url}: it resolves to {address} ({reason}); Himaya fetches only public "
+            "addresses. If this network really must be reached, allow it with --allow-network CIDR "
+            "(or the setting online.allow_networks)"
+        )
+        self.url = url
+        self.address = address
+        self.reason = reason
+
+
+class NoticeError(OnlineError):
+    """A notice could not be rendered or sent; it stays recorded as 'to send' for a person."""

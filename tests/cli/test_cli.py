@@ -69,9 +69,18 @@ def himaya(
 HELP = {
     (): [
         "--home", "--key-file", "--version", "case", "hashset", "scan", "export", "report", "rematch",
-        "evidence", "serve", "user", "audit",
+        "evidence", "serve", "user", "audit", "online",
     ],
-    ("serve",): ["--host", "--port", "--certfile", "--keyfile", "--behind-proxy", "--national-set"],
+    ("serve",): [
+        "--host", "--port", "--certfile", "--keyfile", "--behind-proxy", "--national-set", "--recheck",
+    ],
+    ("online",): [
+        "capture", "status", "stats", "confirm", "approve", "hold", "lift", "holds", "notify", "notices",
+        "notice", "recheck", "contacts", "settings", "warc",
+    ],
+    ("online", "capture"): ["URL...", "--from-file", "--depth", "--allow-network", "--again", "--workers"],
+    ("online", "status"): ["--format", "--by-hash", "detected", "removed_utc"],
+    ("online", "recheck"): ["--all", "--limit", "--allow-network", "--no-follow-up"],
     ("user",): ["add", "list", "assign", "role", "password", "totp", "unlock"],
     ("user", "add"): ["--role", "--totp", "--password-file", "--language"],
     ("audit",): ["verify", "list"],

@@ -30,6 +30,7 @@ USER_ROUTES = {
     ("POST", "/account/totp"),
     ("GET", "/exposure"),
     ("GET", "/proposals"),
+    ("GET", "/online/stats"),
     ("GET", "/audit"),
     ("GET", "/admin/users"),
     ("POST", "/admin/users"),
@@ -68,6 +69,7 @@ def _fill(path: str, web: Web, file_id: int, proposal_id: int, user_id: int) -> 
         "evidence_id": "1",
         "proposal_id": str(proposal_id),
         "user_id": str(user_id),
+        "reference": "HMY-TEST-000001",  # a notice reference (online pages)
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 

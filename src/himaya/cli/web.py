@@ -297,6 +297,14 @@ def serve(
     national_set: Annotated[
         str | None, typer.Option("--national-set", help="The unit's own hash set for confirmed proposals.")
     ] = None,
+    recheck: Annotated[
+        bool | None,
+        typer.Option(
+            "--recheck/--no-recheck",
+            help="Re-check tracked online locations every online.scheduler_minutes while serving "
+            "(default: the setting online.scheduler, off unless turned on).",
+        ),
+    ] = None,
 ) -> None:
     """Run the review web app: gallery, categorising, item view, audit trail, administration.
 
@@ -307,6 +315,7 @@ def serve(
     import uvicorn
 
     from himaya.hashsets.categories import CategoryMap
+    from himaya.online.scheduler import RecheckScheduler
     from himaya.web.app import create_app
     from himaya.web.state import WebState
 
@@ -331,14 +340,19 @@ def serve(
     app = create_app(state)
     scheme = "https" if certfile else "http"
     app_ctx.console.print(f"Himaya review workspace on {scheme}://{host}:{port}/ (Ctrl-C stops it)")
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        ssl_certfile=str(certfile) if certfile else None,
-        ssl_keyfile=str(keyfile) if keyfile else None,
-        proxy_headers=behind_proxy,
-        forwarded_allow_ips="127.0.0.1" if behind_proxy else None,
-        server_header=False,
-        log_level="warning",
-    )
+    scheduler = RecheckScheduler(app_ctx.store(), forced=recheck)
+    scheduler.start()
+    try:
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            ssl_certfile=str(certfile) if certfile else None,
+            ssl_keyfile=str(keyfile) if keyfile else None,
+            proxy_headers=behind_proxy,
+            forwarded_allow_ips="127.0.0.1" if behind_proxy else None,
+            server_header=False,
+            log_level="warning",
+        )
+    finally:
+        scheduler.stop()

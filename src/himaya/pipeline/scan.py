@@ -234,6 +234,50 @@ def run_scan(
         for note in layout.notes:
             console.print(f"{layout.name}: note: {note}")
     verification = EwfVerifier.start(store, items, layouts if settings.verify else {})
+    volume_keys = VolumeKeys(tuple(key for layout in layouts.values() for key in layout.keys.keys))
+
+    def plan(seen: Callable[[str, int], None]) -> tuple[list[TaskFile], int, int]:
+        return _plan(store, items, layouts, settings, seen)
+
+    def finished() -> None:
+        verification.finish(console)
+        record_phone_layouts(store, [item.id for item in items])
+
+    return execute_scan(
+        store,
+        case_id,
+        plan,
+        settings=settings,
+        blobs=blobs,
+        console=console,
+        quiet=quiet,
+        volume_keys=volume_keys,
+        finished=finished,
+        stopped=verification.cancel,
+    )
+
+
+PlanFn = Callable[[Callable[[str, int], None]], tuple[list[TaskFile], int, int]]
+
+
+def execute_scan(
+    store: Store,
+    case_id: int,
+    plan: PlanFn,
+    *,
+    settings: ScanSettings,
+    blobs: BlobStore | None,
+    console: Console,
+    quiet: bool = False,
+    volume_keys: VolumeKeys | None = None,
+    finished: Callable[[], None] | None = None,
+    stopped: Callable[[], None] | None = None,
+) -> ScanSummary:
+    """Run planned work through the workers and the writer: the part every kind of evidence shares.
+
+    `plan(seen)` lists what is still to do (task files), how many files were done before and how many
+    bytes are to read; `finished` runs when the scan ended normally, `stopped` otherwise.
+    """
     with store.transaction() as session:
         run = ScanRun(case_id=case_id, tool_version=__version__, settings_json=_settings_record(settings))
         session.add(run)
@@ -248,7 +292,7 @@ def run_scan(
         # the rows that point at them (`_commit`).
         blobs=blobs.deferred() if blobs is not None and blobs.durable else blobs,
         parallel_digests=max(settings.workers, 1) < (os.cpu_count() or 1),
-        volume_keys=VolumeKeys(tuple(key for layout in layouts.values() for key in layout.keys.keys)),
+        volume_keys=volume_keys or VolumeKeys(()),
     )
     totals = WriteCounts()
     status = "finished"
@@ -260,7 +304,7 @@ def run_scan(
             pool.warm_up()  # workers start (imports, hash-set indexes) while the evidence is listed
         # Listing a large disk takes minutes: Ctrl-C there is an interruption like any other.
         with _Listing(console, quiet) as listing:
-            todo, totals.skipped, bytes_total = _plan(store, items, layouts, settings, listing.seen)
+            todo, totals.skipped, bytes_total = plan(listing.seen)
         with ScanProgress(console, bytes_total, quiet=quiet) as progress:
             for written in _results(batch(todo), context, pool, progress.analysed):
                 # A Ctrl-C between the commit and the tally would leave committed files uncounted in
@@ -289,11 +333,10 @@ def run_scan(
         if pool is not None:
             pool.shutdown()
         active.close()
-        if status != "finished":
-            verification.cancel()
-    if status == "finished":
-        verification.finish(console)
-        record_phone_layouts(store, [item.id for item in items])
+        if status != "finished" and stopped is not None:
+            stopped()
+    if status == "finished" and finished is not None:
+        finished()
     _record(store, run_id, totals, status=status)
     if status in ("finished", "interrupted"):
         prepare_review(store, case_id)

@@ -29,8 +29,12 @@ class TaskFile:
     times: FileTimes | None = None
     # "file", or "unallocated": the worker carves pictures out of the unallocated space of the file
     # system whose volume `path_spec` names (`carve_fs` is that file system's root path spec).
+    # "warc": a web capture's response, whose payload the worker reads from the WARC records kept in
+    # the encrypted blob `blob_id` (`max_bytes` bounds the decoded payload).
     kind: str = "file"
     carve_fs: str | None = None
+    blob_id: str | None = None
+    max_bytes: int | None = None
 
     @classmethod
     def unallocated(cls, evidence_id: int, space: UnallocatedSpace) -> TaskFile:
@@ -45,6 +49,30 @@ class TaskFile:
             path_spec=space.volume_spec,
             kind="unallocated",
             carve_fs=space.fs_spec,
+        )
+
+    @classmethod
+    def captured(
+        cls,
+        evidence_id: int,
+        locator: str,
+        url: str,
+        blob_id: str | None,
+        size: int | None,
+        error: str | None,
+    ) -> TaskFile:
+        return cls(
+            evidence_id=evidence_id,
+            locator=locator,
+            path=url,
+            size=size,
+            mtime=None,
+            disk_path=None,
+            error=error,
+            readable=blob_id is not None,
+            kind="warc",
+            blob_id=blob_id,
+            max_bytes=size,
         )
 
     @classmethod

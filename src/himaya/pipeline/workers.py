@@ -9,6 +9,7 @@ for archives inside archives, an encrypted spool that the archive reader can see
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import signal
 import time
@@ -21,7 +22,7 @@ from himaya.analyzers.facts import FileFacts, PdqFacts, PdqMatchFact
 from himaya.analyzers.filetype import SNIFF_BYTES, sniff
 from himaya.analyzers.image import ImageError, analyze_image, is_image_mime, pdq_full_resolution
 from himaya.config import PdqSettings, ScanSettings
-from himaya.errors import EvidenceError
+from himaya.errors import EvidenceError, HimayaError
 from himaya.matching.pdq_sets import ActivePdq, PdqQuery, best_hits, media_queries
 from himaya.pipeline.tasks import Task, TaskFile
 from himaya.security.spool import EncryptedSpool
@@ -159,6 +160,21 @@ def _analyse_disk_file(task_file: TaskFile, ctx: WorkerContext) -> Iterator[File
         def opener() -> BinaryIO:
             assert disk_path is not None
             return open(disk_path, "rb")  # closed by the caller
+
+    elif task_file.kind == "warc" and task_file.readable:
+        blob_id, store = task_file.blob_id, ctx.blobs
+        limit = task_file.max_bytes
+
+        def opener() -> BinaryIO:
+            from himaya.online.warc import response_payload
+
+            if blob_id is None or store is None:
+                raise EvidenceError("this capture's WARC record is not in the blob store; capture it again")
+            # Decrypted into memory only: a captured medium is never a plain file on disk.
+            try:
+                return io.BytesIO(response_payload(store.get(blob_id), limit if limit is not None else 2**31))
+            except HimayaError as error:
+                raise EvidenceError(str(error)) from None
 
     entry = FileEntry(
         locator=task_file.locator,

@@ -73,6 +73,14 @@ EVIDENCE_VIEWED = "evidence_viewed"
 GALLERY_VIEWED = "gallery_viewed"
 ITEM_VIEWED = "item_viewed"
 AUDIT_VIEWED = "audit_viewed"
+# Online detection and takedown (docs/online.md)
+ONLINE_CAPTURED = "online_captured"  # reported URLs fetched into a case
+LOCATION_CONFIRMED = "location_confirmed"
+LOCATION_APPROVED = "location_approved"  # a supervisor approved notifying the host
+HOLD_SET = "hold_set"  # deconfliction: do not notify
+HOLD_LIFTED = "hold_lifted"
+NOTICE_CREATED = "notice_created"
+NOTICE_SENT = "notice_sent"
 
 ACTIONS = frozenset(
     {
@@ -96,6 +104,13 @@ ACTIONS = frozenset(
         GALLERY_VIEWED,
         ITEM_VIEWED,
         AUDIT_VIEWED,
+        ONLINE_CAPTURED,
+        LOCATION_CONFIRMED,
+        LOCATION_APPROVED,
+        HOLD_SET,
+        HOLD_LIFTED,
+        NOTICE_CREATED,
+        NOTICE_SENT,
     }
 )
 

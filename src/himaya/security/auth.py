@@ -48,9 +48,31 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "export",
             "view_exposure_all",
             "view_audit",
+            # Online takedown: only a supervisor approves notices and lifts a hold (docs/online.md).
+            "view_online",
+            "capture_online",
+            "confirm_online",
+            "approve_notice",
+            "send_notice",
+            "hold_notices",
+            "lift_hold",
         }
     ),
-    "investigator": frozenset({"view_case", "view_pictures", "categorise", "propose", "confirm", "export"}),
+    "investigator": frozenset(
+        {
+            "view_case",
+            "view_pictures",
+            "categorise",
+            "propose",
+            "confirm",
+            "export",
+            "view_online",
+            "capture_online",
+            "confirm_online",
+            "send_notice",
+            "hold_notices",
+        }
+    ),
     "reviewer": frozenset({"view_case", "view_pictures", "categorise", "propose", "confirm"}),
     "auditor": frozenset({"view_audit", "view_audit_all"}),
 }

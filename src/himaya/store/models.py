@@ -492,3 +492,194 @@ class Setting(Base):
     value: Mapped[str] = mapped_column(Text)
     changed_by: Mapped[str | None] = mapped_column(String(100))
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OnlineCapture(Base):
+    """One reported page fetched for a case, with its media: an evidence item of kind `web-capture`.
+
+    `status` moves fetching → fetched (every exchange stored as WARC, nothing analysed yet) → finished
+    (media scanned, locations built). A capture killed while fetching is discarded and fetched again; one
+    killed later is scanned again, which skips what was committed.
+    """
+
+    __tablename__ = "online_captures"
+    __table_args__ = (Index("ix_online_captures_case_page", "case_id", "page_url"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence_items.id"))
+    page_url: Mapped[str] = mapped_column(Text)
+    final_url: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str | None] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(20), default="fetching")  # fetching | fetched | finished
+    error: Mapped[str | None] = mapped_column(Text)
+    warcinfo_blob_id: Mapped[str | None] = mapped_column(String(32))
+    media_found: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_fetched: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CaptureExchange(Base):
+    """One HTTP exchange of a capture (a redirect hop, the page, a medium), kept as WARC records in an
+    encrypted blob. `locator` names the file row made from its payload, when there is one."""
+
+    __tablename__ = "capture_exchanges"
+    __table_args__ = (UniqueConstraint("capture_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    capture_id: Mapped[int] = mapped_column(ForeignKey("online_captures.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    url: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(20))  # page | media | redirect | linked-page
+    found_in: Mapped[str | None] = mapped_column(String(40))  # img, img-srcset, og:image, a-media, ...
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    content_type: Mapped[str | None] = mapped_column(String(200))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    payload_sha256: Mapped[str | None] = mapped_column(String(64))
+    server_ip: Mapped[str | None] = mapped_column(String(64))
+    tls_subject: Mapped[str | None] = mapped_column(Text)
+    truncated: Mapped[str | None] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(Text)
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    blob_id: Mapped[str | None] = mapped_column(String(32))
+    locator: Mapped[str | None] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+
+
+class OnlineLocation(Base):
+    """A URL of a case that serves known or confirmed material, followed until it is gone.
+
+    status: detected (matched) → confirmed (a person looked) → notified → removed | online (still there
+    after a notice). `removed_at` is the first re-check that found it gone.
+    """
+
+    __tablename__ = "online_locations"
+    __table_args__ = (
+        UniqueConstraint("case_id", "url"),
+        Index("ix_online_locations_due", "status", "next_check_at"),
+        Index("ix_online_locations_sha256", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    url: Mapped[str] = mapped_column(Text)
+    page_url: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(String(300))
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("files.id"))
+    capture_id: Mapped[int | None] = mapped_column(ForeignKey("online_captures.id"))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    md5: Mapped[str | None] = mapped_column(String(32))
+    pdq: Mapped[str | None] = mapped_column(String(64))
+    category: Mapped[str | None] = mapped_column(String(40))
+    source_label: Mapped[str | None] = mapped_column(String(60))
+    status: Mapped[str] = mapped_column(String(20), default="detected")
+    server_ip: Mapped[str | None] = mapped_column(String(64))
+    asn: Mapped[int | None] = mapped_column(BigInteger)
+    org: Mapped[str | None] = mapped_column(String(300))
+    country: Mapped[str | None] = mapped_column(String(2))
+    ipdb_built_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    contact_name: Mapped[str | None] = mapped_column(String(300))
+    contact_email: Mapped[str | None] = mapped_column(String(300))
+    contact_channel: Mapped[str | None] = mapped_column(String(20))  # direct | partner
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmed_by: Mapped[str | None] = mapped_column(String(100))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_outcome: Mapped[str | None] = mapped_column(String(40))
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    content_length: Mapped[int | None] = mapped_column(BigInteger)
+    checks: Mapped[int] = mapped_column(Integer, default=0)
+    # The earliest other location (any case) that served the same content: a re-appearance.
+    reappearance_of: Mapped[int | None] = mapped_column(ForeignKey("online_locations.id"))
+
+
+class OnlineHold(Base):
+    """Deconfliction: no notice may reach this case's hosts, this host or this location while it stands
+    (a covert investigation, a host run by the suspect). `case_id` None: unit-wide (a host)."""
+
+    __tablename__ = "online_holds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    scope: Mapped[str] = mapped_column(String(20))  # case | host | location
+    value: Mapped[str | None] = mapped_column(String(300))  # host name, or location id
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    lifted_by: Mapped[str | None] = mapped_column(String(100))
+    lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OnlineNotice(Base):
+    """A removal, follow-up or preservation notice to a host, or a referral to a partner channel, as
+    rendered and recorded; `status` to-send | sent | failed | cancelled."""
+
+    __tablename__ = "online_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    reference: Mapped[str] = mapped_column(String(60), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # removal | follow-up | preservation | referral
+    language: Mapped[str] = mapped_column(String(5))
+    channel: Mapped[str] = mapped_column(String(20))  # direct | partner
+    host: Mapped[str] = mapped_column(String(300))
+    recipient_name: Mapped[str | None] = mapped_column(String(300))
+    recipient_email: Mapped[str | None] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="to-send")
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    message_id: Mapped[str | None] = mapped_column(String(300))
+    error: Mapped[str | None] = mapped_column(Text)
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("online_notices.id"))
+
+
+class NoticeItem(Base):
+    __tablename__ = "notice_items"
+
+    notice_id: Mapped[int] = mapped_column(ForeignKey("online_notices.id"), primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("online_locations.id"), primary_key=True, index=True)
+
+
+class OnlineCheck(Base):
+    """One re-check of a location: what the host answered, and what Himaya concluded."""
+
+    __tablename__ = "online_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("online_locations.id"), index=True)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # not-modified | same-content | similar-content | other-content | gone | dns-gone | error | blocked
+    outcome: Mapped[str] = mapped_column(String(40))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class AbuseContactRow(Base):
+    """The unit's own table of abuse desks and partner channels, matched by host name, ASN or org."""
+
+    __tablename__ = "abuse_contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    email: Mapped[str | None] = mapped_column(String(300))
+    country: Mapped[str | None] = mapped_column(String(2))
+    channel: Mapped[str] = mapped_column(String(20))  # direct | partner
+    asn: Mapped[int | None] = mapped_column(BigInteger)
+    domain: Mapped[str | None] = mapped_column(String(300))
+    org_contains: Mapped[str | None] = mapped_column(String(300))
+    source: Mapped[str | None] = mapped_column(String(300))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

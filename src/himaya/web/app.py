@@ -14,7 +14,18 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from himaya.web.context import Ctx, LoginRequired, csrf_guard, render_error
-from himaya.web.routes import account, admin, audit_pages, auth_pages, cases, gallery, items, pictures, review
+from himaya.web.routes import (
+    account,
+    admin,
+    audit_pages,
+    auth_pages,
+    cases,
+    gallery,
+    items,
+    online,
+    pictures,
+    review,
+)
 from himaya.web.state import WebState
 
 STATIC = Path(__file__).parent / "static"
@@ -55,7 +66,7 @@ def create_app(state: WebState) -> FastAPI:
     app.state.himaya = state
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth_pages, account, cases, gallery, items, pictures, review, audit_pages, admin):
+    for module in (auth_pages, account, cases, gallery, items, pictures, review, online, audit_pages, admin):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

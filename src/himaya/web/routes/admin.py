@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Form, HTTPException
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
+from himaya.errors import UsageError
+from himaya.online import settings as online_settings
 from himaya.security import audit, auth
 from himaya.store.models import Case, CaseAssignment, Setting, User
 from himaya.web.context import Ctx, require, user_ctx
@@ -18,6 +20,8 @@ router = APIRouter()
 # Settings an administrator may change in the app, with what they mean.
 SETTINGS = {
     "national_set": "the unit's own alert hash set that confirmed proposals are added to",
+    # Online detection and takedown; each value is checked by himaya.online.settings before it is kept.
+    **{key: "online detection and takedown (docs/online.md)" for key in online_settings.KEYS},
 }
 
 
@@ -33,7 +37,9 @@ def users_page(c: Annotated[Ctx, Depends(user_ctx)]) -> Response:
     assignments: dict[int, list[int]] = {}
     for row in c.db.scalars(select(CaseAssignment)):
         assignments.setdefault(row.user_id, []).append(row.case_id)
-    settings = {row.key: row.value for row in c.db.scalars(select(Setting))}
+    # Online settings never changed show their defaults; a stored value shows as stored.
+    settings = dict(online_settings.describe(online_settings.load(c.db)))
+    settings.update({row.key: row.value for row in c.db.scalars(select(Setting))})
     return c.render(
         "admin_users.html",
         users=users,
@@ -154,12 +160,19 @@ def unlock_user(user_id: int, c: Annotated[Ctx, Depends(user_ctx)]) -> Response:
 def change_setting(
     c: Annotated[Ctx, Depends(user_ctx)],
     key: Annotated[str, Form(max_length=100)],
-    value: Annotated[str, Form(max_length=1000)],
+    value: Annotated[str, Form(max_length=4000)],
 ) -> Response:
     require(c, "change_settings")
     assert c.user is not None
     if key not in SETTINGS:
         raise HTTPException(status_code=400, detail=f"settings are: {', '.join(SETTINGS)}")
+    if key in online_settings.KEYS:
+        try:
+            previous, new = online_settings.store(c.db, key, value, c.user.username)
+        except UsageError as error:
+            raise HTTPException(status_code=400, detail=str(error)) from error
+        c.audit(audit.SETTING_CHANGED, detail={"setting": key, "from": previous, "to": str(new)})
+        return RedirectResponse("/admin/users", status_code=303)
     row = c.db.get(Setting, key)
     old = row.value if row is not None else None
     if row is None:

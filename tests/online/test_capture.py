@@ -141,6 +141,7 @@ def test_capture_matches_known_media_and_tracks_them(himaya: Cli, online: Site, 
             "TEST Loopback Hosting",
             "JO",
         )
+        assert record["addresses"] == ["127.0.0.1"]  # what the host name resolves to (an IP literal here)
         assert record["first_seen_utc"].endswith("Z") and record["removed_utc"] is None
         assert record["notices"] == [] and record["category"] is not None
 
@@ -301,3 +302,27 @@ def test_capture_with_worker_processes(himaya: Cli, online: Site) -> None:  # no
     outcome = himaya("online", "capture", CASE, online.page_url, "--workers", "1", "--quiet")
     assert outcome.code == 0, outcome.text
     assert len([r for r in _export(himaya) if r["matches"]]) == 2
+
+
+def test_abuse_contact_from_rdap_only_when_allowed(himaya: Cli, online: Site) -> None:  # noqa: F811
+    """RDAP goes through the same guarded fetcher; here the 'registry' is the TEST site itself."""
+    from tests.online.test_rdap import RIPE_LIKE
+
+    online.site.add("/rdap/ip/127.0.0.1", json.dumps(RIPE_LIKE).encode(), "application/rdap+json")
+    _capture(himaya, online.site.url("/TEST/known.jpg"))
+    [before] = json.loads(himaya("online", "status", CASE, "--format", "json").out)
+    assert before["contact"] is None and not online.site.requests_for("/rdap/ip/127.0.0.1")
+    assert himaya("online", "settings", "online.rdap", "true").code == 0
+    assert himaya("online", "settings", "online.rdap_url", online.site.url("/rdap/")).code == 0
+    _capture(himaya, online.site.url("/TEST/known.png"))
+    records = {r["url"]: r for r in json.loads(himaya("online", "status", CASE, "--format", "json").out)}
+    assert online.site.requests_for("/rdap/ip/127.0.0.1")
+    assert records[online.site.url("/TEST/known.png")]["contact"] == _rdap_email(RIPE_LIKE)
+
+
+def _rdap_email(answer: dict[str, Any]) -> str:
+    from himaya.online.rdap import rdap_abuse_contact
+
+    contact = rdap_abuse_contact("127.0.0.1", lambda url: answer, "http://x/")
+    assert contact is not None and contact.email is not None
+    return contact.email

@@ -16,9 +16,16 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from himaya.errors import UsageError
+from himaya.errors import OnlineError, UsageError
 from himaya.hashsets.categories import CategoryMap
-from himaya.online.hosting import AbuseContact, IpDatabase, IpInfo, choose_contact, host_of
+from himaya.online.hosting import (
+    AbuseContact,
+    IpDatabase,
+    IpInfo,
+    choose_contact,
+    host_of,
+    resolve_addresses,
+)
 from himaya.online.settings import OnlineSettings
 from himaya.reports.records import file_category, match_records, with_media_and_matches
 from himaya.store.models import (
@@ -44,6 +51,7 @@ class Hosting:
 
     info: IpInfo | None
     contact: AbuseContact | None
+    addresses: list[str] | None = None  # every address the host name resolves to (None: not resolved)
 
 
 @dataclass
@@ -54,6 +62,7 @@ class HostingLookup:
     ipdb: IpDatabase | None = None
     contacts: list[AbuseContact] = field(default_factory=list)
     rdap: Callable[[str], AbuseContact | None] | None = None  # online look-up, only when allowed
+    resolve: Callable[[str, int], list[str]] | None = None  # the capture's own resolver (DNS → IPs)
 
     def identify(self, url: str, server_ip: str | None) -> Hosting:
         host = host_of(url)
@@ -62,7 +71,13 @@ class HostingLookup:
         contact = choose_contact(self.contacts, host, info or blank)
         if contact is None and self.rdap is not None and server_ip:
             contact = self.rdap(server_ip)
-        return Hosting(info, contact)
+        addresses = None
+        if self.resolve is not None:
+            try:
+                addresses = resolve_addresses(host, self.resolve)
+            except (OnlineError, UsageError):
+                addresses = None  # gone from DNS since the capture: the connected address stands
+        return Hosting(info, contact, addresses)
 
 
 def load_contacts(session: Session) -> list[AbuseContact]:
@@ -103,6 +118,8 @@ def replace_contacts(session: Session, contacts: Sequence[AbuseContact], source:
 
 def _apply_hosting(location: OnlineLocation, hosting: Hosting) -> None:
     info, contact = hosting.info, hosting.contact
+    if hosting.addresses:
+        location.addresses = ",".join(hosting.addresses)
     if info is not None:
         location.asn, location.org, location.country = info.asn, info.org, info.country
         location.ipdb_built_at = info.built_utc
@@ -433,6 +450,7 @@ def status_records(session: Session, case_id: int) -> list[dict[str, Any]]:
                 "page_url": location.page_url,
                 "status": location.status,
                 "server_ip": location.server_ip,
+                "addresses": location.addresses.split(",") if location.addresses else [],
                 "asn": location.asn,
                 "org": location.org,
                 "country": location.country,

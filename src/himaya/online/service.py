@@ -15,8 +15,9 @@ from himaya.online import settings as online_settings
 from himaya.online.capture import CaptureSummary, capture_urls, make_fetcher
 from himaya.online.fetch import Fetcher
 from himaya.online.guard import Resolver
-from himaya.online.hosting import AbuseContact, IpDatabase, rdap_abuse_contact
+from himaya.online.hosting import AbuseContact, IpDatabase
 from himaya.online.locations import HostingLookup, load_contacts, track_captures
+from himaya.online.rdap import rdap_abuse_contact
 from himaya.online.settings import OnlineSettings
 from himaya.store.blobs import BlobStore
 from himaya.store.db import Store
@@ -68,7 +69,8 @@ def hosting_lookup(
 
         rdap = ask_rdap
 
-    return HostingLookup(settings, ipdb, load_contacts(session), rdap)
+    resolve = fetcher.guard.resolver.resolve if fetcher is not None else None
+    return HostingLookup(settings, ipdb, load_contacts(session), rdap, resolve)
 
 
 def capture_and_track(

@@ -576,7 +576,9 @@ class OnlineLocation(Base):
     category: Mapped[str | None] = mapped_column(String(40))
     source_label: Mapped[str | None] = mapped_column(String(60))
     status: Mapped[str] = mapped_column(String(20), default="detected")
-    server_ip: Mapped[str | None] = mapped_column(String(64))
+    server_ip: Mapped[str | None] = mapped_column(String(64))  # the address the capture connected to
+    # Every address the host name resolved to when it was tracked (comma-separated): DNS → IPs → ASN.
+    addresses: Mapped[str | None] = mapped_column(Text)
     asn: Mapped[int | None] = mapped_column(BigInteger)
     org: Mapped[str | None] = mapped_column(String(300))
     country: Mapped[str | None] = mapped_column(String(2))

@@ -78,6 +78,7 @@ def upgrade() -> None:
         sa.Column("source_label", sa.String(60)),
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("server_ip", sa.String(64)),
+        sa.Column("addresses", sa.Text()),
         sa.Column("asn", sa.BigInteger()),
         sa.Column("org", sa.String(300)),
         sa.Column("country", sa.String(2)),

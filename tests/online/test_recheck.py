@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,17 +25,24 @@ from himaya.online.settings import OnlineSettings
 from himaya.store.db import Store, open_store
 from himaya.store.models import Case, OnlineCheck, OnlineLocation, utcnow
 from tests.builders.web_server import TestSite, benign_png
+from tests.conftest import postgres_schema
 from tests.online.test_fetch import TableResolver
 
 FAST = FetchLimits(connect_timeout_s=1.0, read_timeout_s=0.5, total_timeout_s=1.5, max_bytes=1 << 20)
 LOCAL_ONLY = AddressPolicy.from_cidrs(["127.0.0.1/32"])
 
 
-@pytest.fixture
-def store(himaya_env: dict[str, Path]) -> Iterator[Store]:
-    opened = open_store(himaya_env["home"])
-    yield opened
-    opened.close()
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(
+    request: pytest.FixtureRequest, himaya_env: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Store]:
+    """Each test on the embedded store and on server mode (a fresh PostgreSQL schema)."""
+    with ExitStack() as stack:
+        if request.param == "postgresql":
+            monkeypatch.setenv("HIMAYA_DATABASE_URL", stack.enter_context(postgres_schema()))
+        opened = open_store(himaya_env["home"])
+        yield opened
+        opened.close()
 
 
 def _track(store: Store, url: str, content: bytes, **fields: object) -> int:

@@ -612,7 +612,10 @@ def export(
     agency: Annotated[str | None, typer.Option("--agency", help="VICS: the submitting agency.")] = None,
 ) -> None:
     """Export a case: one record per file (path, digests, type, PDQ, status, matches, category), or its
-    media as VICS / ICSE for partners. Never pictures or thumbnails."""
+    media as VICS / ICSE for partners. Never pictures or thumbnails.
+
+    Media captured online (`himaya online capture`) are files like any other: `path` is the media URL and
+    `evidence` the page URL."""
     from himaya.hashsets.categories import CategoryMap
     from himaya.reports.export import FORMATS, export_case
 

@@ -66,17 +66,19 @@ class HostingLookup:
 
     def identify(self, url: str, server_ip: str | None) -> Hosting:
         host = host_of(url)
-        info = self.ipdb.lookup(server_ip) if self.ipdb is not None and server_ip else None
-        blank = IpInfo(server_ip or "", None, None, None, None, None, None)
-        contact = choose_contact(self.contacts, host, info or blank)
-        if contact is None and self.rdap is not None and server_ip:
-            contact = self.rdap(server_ip)
         addresses = None
         if self.resolve is not None:
             try:
                 addresses = resolve_addresses(host, self.resolve)
             except (OnlineError, UsageError):
                 addresses = None  # gone from DNS since the capture: the connected address stands
+        # The address connected to is the evidence; through a proxy there is none, so the name's own.
+        ip = server_ip or (addresses[0] if addresses else None)
+        info = self.ipdb.lookup(ip) if self.ipdb is not None and ip else None
+        blank = IpInfo(ip or "", None, None, None, None, None, None)
+        contact = choose_contact(self.contacts, host, info or blank)
+        if contact is None and self.rdap is not None and ip:
+            contact = self.rdap(ip)
         return Hosting(info, contact, addresses)
 
 

@@ -68,7 +68,7 @@ def test_no_setting_holds_a_password(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     monkeypatch.setenv(online_settings.SMTP_PASSWORD_ENV, "TEST-from-env")
     assert OnlineSettings(smtp_password_file=str(secret)).smtp_password() == "TEST-from-env"
     monkeypatch.delenv(online_settings.SMTP_PASSWORD_ENV)
-    with pytest.raises(UsageError, match="online.smtp_password_file"):
+    with pytest.raises(UsageError, match=r"online\.smtp_password_file"):
         OnlineSettings(smtp_password_file=str(tmp_path / "missing")).smtp_password()
 
 

@@ -326,3 +326,31 @@ def _rdap_email(answer: dict[str, Any]) -> str:
     contact = rdap_abuse_contact("127.0.0.1", lambda url: answer, "http://x/")
     assert contact is not None and contact.email is not None
     return contact.email
+
+
+def test_a_picture_inline_in_the_page_is_analysed_and_kept_as_a_resource_record(
+    himaya: Cli,  # noqa: F811
+    online: Site,
+    tmp_path: Path,
+) -> None:
+    import base64
+
+    inline = base64.b64encode(online.known_png).decode()
+    online.site.add(
+        "/TEST/inline.html",
+        f'<html><body><p>TEST</p><img src="data:image/png;base64,{inline}"></body></html>'.encode(),
+        "text/html",
+    )
+    page = online.site.url("/TEST/inline.html")
+    _capture(himaya, page)
+    records = {r["path"]: r for r in _export(himaya)}
+    held = records[f"{page}#inline-1"]
+    assert held["evidence"] == page and held["md5"] == _md5(online.known_png) and held["matches"]
+    [location] = json.loads(himaya("online", "status", CASE, "--format", "json").out)
+    assert (location["url"], location["page_url"]) == (f"{page}#inline-1", page)
+    out = tmp_path / "inline.warc.gz"
+    assert himaya("online", "warc", CASE, "--out", str(out)).code == 0
+    assert verify(out.read_bytes()) == []
+    with io.BytesIO(out.read_bytes()) as stream:
+        resources = [r for r in ArchiveIterator(stream) if r.rec_type == "resource"]
+    assert [r.rec_headers.get_header("WARC-Himaya-Found-In") for r in resources] == [page]

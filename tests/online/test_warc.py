@@ -26,6 +26,7 @@ from himaya.online.warc import (
     WARC_HEADER_TLS_ISSUER,
     WARC_HEADER_TLS_SUBJECT,
     exchange_records,
+    resource_record,
     response_payload,
     strip_payload,
     verify,
@@ -327,3 +328,25 @@ def test_any_exchange_round_trips(body: bytes, headers: list[tuple[str, str]], k
     assert verify(warc + warc) == []
     if keep and not any(name.lower() in ("content-encoding", "transfer-encoding") for name, _ in headers):
         assert response_payload(warc, 4096) == body
+
+
+def test_an_inline_picture_is_a_resource_record_that_verifies() -> None:
+    picture = benign_png(77)
+    found_at = datetime(2026, 11, 28, 9, 30, 0, 123456, tzinfo=UTC)
+    data = resource_record(
+        "http://127.0.0.1/TEST/p.html#inline-1",
+        picture,
+        "image/png",
+        found_at,
+        "http://127.0.0.1/TEST/p.html",
+    )
+    assert verify(data) == []
+    assert response_payload(data, 1 << 20) == picture
+    [record] = list(ArchiveIterator(io.BytesIO(data)))
+    assert record.rec_type == "resource"
+    assert record.rec_headers.get_header("WARC-Date") == "2026-11-28T09:30:00.123456Z"
+    assert record.rec_headers.get_header(WARC_HEADER_PAYLOAD_SHA256) == hashlib.sha256(picture).hexdigest()
+    assert record.rec_headers.get_header("Content-Type") == "image/png"
+    damaged = bytearray(gzip.decompress(data))
+    damaged[-10] ^= 0xFF
+    assert verify(gzip.compress(bytes(damaged))) != []

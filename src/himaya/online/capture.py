@@ -11,13 +11,14 @@ scanned again, which skips what was committed; a page captured in full is not fe
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urldefrag, urlsplit
 
 from rich.console import Console
@@ -30,9 +31,9 @@ from himaya.config import ScanSettings
 from himaya.errors import UsageError
 from himaya.online.fetch import Exchange, Fetcher, FetchLimits
 from himaya.online.guard import AddressPolicy, Resolver
-from himaya.online.media import find_media, find_page_links, is_html_type
+from himaya.online.media import MediaLink, find_media, find_page_links, is_html_type
 from himaya.online.settings import OnlineSettings
-from himaya.online.warc import exchange_records, warcinfo_record
+from himaya.online.warc import exchange_records, resource_record, warcinfo_record
 from himaya.pipeline.scan import ScanSummary, execute_scan
 from himaya.pipeline.tasks import TaskFile
 from himaya.pipeline.writer import existing_locators
@@ -42,6 +43,7 @@ from himaya.store.db import Store
 from himaya.store.models import CaptureExchange, EvidenceItem, OnlineCapture, utcnow
 
 KIND = "web-capture"
+_DATA_TYPE = re.compile(r"data:([\w.+-]+/[\w.+-]+)", re.IGNORECASE)
 MAX_LINKED_PAGES = 50  # per page at depth 2 and more: a link farm must not turn one URL into a crawl
 
 
@@ -193,13 +195,13 @@ class _Capturer:
             html = final.decoded_body(self.settings.max_page_bytes)
         except Exception:  # a broken encoding: the page is kept as fetched, its media cannot be listed
             return fetched
-        links = [
-            link
-            for link in find_media(html, final.url, content_type=final.header("content-type"))
-            if link.inline is None and link.url not in seen
-        ]
+        found = find_media(html, final.url, content_type=final.header("content-type"))
+        links = [link for link in found if link.inline is None and link.url not in seen]
         links = links[: self.settings.max_media_per_page]
         seen.update(link.url for link in links)
+        inline = [link for link in found if link.inline is not None][: self.settings.max_media_per_page]
+        for number, link in enumerate(inline, start=1):
+            fetched.append(self._inline(final, number, link))
         futures: list[Future[list[_Fetched]]] = [
             self.media_pool.submit(self._medium, link.url, link.found_in) for link in links
         ]
@@ -208,14 +210,42 @@ class _Capturer:
         if depth > 1:
             host = urlsplit(final.url).hostname
             pages = [
-                link
-                for link in find_page_links(html, final.url, content_type=final.header("content-type"))
-                if urlsplit(link).hostname == host and link not in seen
+                page
+                for page in find_page_links(html, final.url, content_type=final.header("content-type"))
+                if urlsplit(page).hostname == host and page not in seen
             ][:MAX_LINKED_PAGES]
             seen.update(pages)
-            for link in pages:
-                fetched.extend(self._page(link, role="linked-page", depth=depth - 1, seen=seen))
+            for page in pages:
+                fetched.extend(self._page(page, role="linked-page", depth=depth - 1, seen=seen))
         return fetched
+
+    def _inline(self, page: Exchange, number: int, link: MediaLink) -> _Fetched:
+        """A picture the page holds as a data: URI: analysed like a fetched one, named after the page."""
+        assert link.inline is not None
+        content_type = _DATA_TYPE.match(link.url)
+        mime = content_type.group(1).lower() if content_type else "application/octet-stream"
+        uri = f"{page.url}#inline-{number}"
+        found_at = datetime.now(UTC)
+        blob_id = self.blobs.put(resource_record(uri, link.inline, mime, found_at, page.url))
+        exchange = Exchange(
+            url=uri,
+            requested_at=found_at,
+            request_headers=[],
+            status=200,
+            reason="inline data: URI",
+            http_version="",
+            response_headers=[("Content-Type", mime)],
+            body=link.inline,
+            truncated=None,
+            server_ip=page.server_ip,  # served inside the page: same server
+            server_port=page.server_port,
+            tls_subject=page.tls_subject,
+            tls_issuer=page.tls_issuer,
+            tls_certificate_sha256=page.tls_certificate_sha256,
+            error=None,
+        )
+        self.progress(1, 0)
+        return _Fetched(exchange, "media", link.found_in, blob_id, mime, True, len(link.inline))
 
     def _medium(self, url: str, found_in: str) -> list[_Fetched]:
         kept = self._keep(self._fetch(url, self.settings.max_media_bytes), "media", found_in)

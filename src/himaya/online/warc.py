@@ -34,6 +34,7 @@ WARC_HEADER_TLS_SUBJECT = "WARC-Himaya-TLS-Subject"
 WARC_HEADER_TLS_ISSUER = "WARC-Himaya-TLS-Issuer"
 WARC_HEADER_TLS_CERTIFICATE_SHA256 = "WARC-Himaya-TLS-Certificate-SHA256"
 WARC_HEADER_PAYLOAD_SHA256 = "WARC-Himaya-Payload-SHA256"
+WARC_HEADER_FOUND_IN = "WARC-Himaya-Found-In"  # the page that held an inline (data:) picture
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -116,17 +117,42 @@ def exchange_records(exchange: Exchange, *, keep_payload: bool = True) -> bytes:
     return _write([request, response])
 
 
+def resource_record(uri: str, data: bytes, content_type: str, found_at: datetime, page_url: str) -> bytes:
+    """A picture a page holds itself (a `data:` URI): one `resource` record, since nothing was fetched.
+
+    `uri` names it (the page URL with a fragment; the data: URI itself can be megabytes long); the page it
+    came from is in WARC-Himaya-Found-In, and that page's own response record holds the data: URI as
+    written.
+    """
+    headers = {
+        "WARC-Type": "resource",
+        "WARC-Record-ID": _record_id(),
+        "WARC-Date": _warc_date(found_at),
+        "WARC-Target-URI": _clean(uri),
+        "WARC-Payload-Digest": _digest(data),
+        "WARC-Block-Digest": _digest(data),
+        WARC_HEADER_PAYLOAD_SHA256: hashlib.sha256(data).hexdigest(),
+        WARC_HEADER_FOUND_IN: _clean(page_url),
+    }
+    return _write([_record(_clean(uri), "resource", data, headers, content_type=_clean(content_type))])
+
+
 def response_payload(warc: bytes, limit: int) -> bytes:
-    """The HTTP payload of the one response record in `warc`, chunking and content-encoding undone.
+    """The HTTP payload of the one response record in `warc`, chunking and content-encoding undone; or
+    the content of its one `resource` record (a picture found inline in a page).
 
     At most `limit` bytes: ContentTooLargeError (an OnlineError, holding the first `limit` bytes) past it.
     """
     found: list[tuple[str, Any, bytes]] = []
     try:
         for record in ArchiveIterator(io.BytesIO(warc)):
-            if record.rec_type != "response":
+            if record.rec_type not in ("response", "resource"):
                 continue
             uri = record.rec_headers.get_header("WARC-Target-URI") or "?"
+            if record.rec_type == "resource":
+                # No HTTP layer: the block is the content itself.
+                found.append((uri, _NO_HTTP, record.raw_stream.read()))
+                continue
             found.append((uri, record.http_headers, record.raw_stream.read()))
     except Exception as error:  # warcio raises assorted types for damaged input
         raise OnlineError(
@@ -138,6 +164,8 @@ def response_payload(warc: bytes, limit: int) -> bytes:
             "exchange record from Himaya"
         )
     uri, http_headers, raw = found[0]
+    if http_headers is _NO_HTTP:
+        return decode_content(raw, None, limit, where=f"WARC resource record for {uri}")
     if http_headers is None:
         raise OnlineError(f"WARC response record for {uri} has no HTTP headers; it cannot be decoded")
     if "chunked" in (http_headers.get_header("Transfer-Encoding") or "").lower():
@@ -272,6 +300,7 @@ def _record(
 
 
 _BUILDER = RecordBuilder(warc_version="1.1")
+_NO_HTTP = object()  # a resource record's marker in response_payload: its block has no HTTP headers
 
 
 def _write(records: Iterable[Any]) -> bytes:

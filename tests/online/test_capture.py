@@ -354,3 +354,22 @@ def test_a_picture_inline_in_the_page_is_analysed_and_kept_as_a_resource_record(
     with io.BytesIO(out.read_bytes()) as stream:
         resources = [r for r in ArchiveIterator(stream) if r.rec_type == "resource"]
     assert [r.rec_headers.get_header("WARC-Himaya-Found-In") for r in resources] == [page]
+
+
+def test_a_new_hash_set_version_tracks_captured_media_that_match_now(
+    himaya: Cli,  # noqa: F811
+    online: Site,
+    tmp_path: Path,
+) -> None:
+    _capture(himaya, online.page_url)
+    before = {r["url"] for r in json.loads(himaya("online", "status", CASE, "--format", "json").out)}
+    requests = len(online.site.requests)
+    newer = tmp_path / "TEST-newer.txt"
+    newer.write_text(_md5(online.unknown) + "\n")
+    outcome = himaya("hashset", "import", str(newer), "--name", "TEST-newer", "--kind", "alert", "--rematch")
+    assert outcome.code == 0, outcome.text
+    assert "1 captured URLs match now" in outcome.text
+    after = {r["url"]: r for r in json.loads(himaya("online", "status", CASE, "--format", "json").out)}
+    assert set(after) - before == {online.site.url("/TEST/unknown.jpg")}
+    assert after[online.site.url("/TEST/unknown.jpg")]["asn"] == 64512  # hosting from the offline db
+    assert len(online.site.requests) == requests  # nothing fetched again

@@ -254,6 +254,14 @@ def _print_rematch(app_ctx: AppContext, case_numbers: Sequence[str], details: in
                 )
             if len(changes) > details:
                 app_ctx.console.print(f"  {sign} ... and {len(changes) - details} more (see the export)")
+    from himaya.online.service import track_rematched
+
+    tracked = track_rematched(app_ctx.store(), [result.case for result in results if result.new])
+    if tracked:
+        app_ctx.console.print(
+            f"{tracked} captured URLs match now and are tracked (`himaya online status CASE`)",
+            highlight=False,
+        )
 
 
 @app.command("rematch")

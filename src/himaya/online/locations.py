@@ -145,11 +145,14 @@ def track_captures(
     capture_ids: Sequence[int],
     lookup: HostingLookup,
     categories: CategoryMap | None = None,
+    *,
+    only_new: bool = False,
 ) -> int:
     """A location for every captured URL whose content (or a member of it) matched an alert hash set.
 
     Returns how many locations are new. A URL tracked before (an earlier capture) is brought up to date;
-    if it had been removed, it is back online.
+    if it had been removed, it is back online. `only_new` (after a re-match: nothing was fetched again)
+    leaves tracked URLs as they are.
     """
     if not capture_ids:
         return 0
@@ -180,8 +183,21 @@ def track_captures(
         if key not in best or file.depth < best[key][0].depth:
             best[key] = (file, category.category, label)
     new = 0
+    tracked = (
+        set(
+            session.scalars(
+                select(OnlineLocation.url).where(
+                    OnlineLocation.case_id.in_({capture.case_id for _, capture in rows})
+                )
+            )
+        )
+        if only_new
+        else set()
+    )
     for key, (file, category_name, label) in best.items():
         exchange, capture = by_locator[key]
+        if exchange.url in tracked:
+            continue
         new += _track(session, capture, exchange, file, category_name, label, lookup)
     return new
 

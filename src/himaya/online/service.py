@@ -109,3 +109,29 @@ def capture_and_track(
             quiet=quiet,
             after_scan=track,
         )
+
+
+def track_rematched(store: Store, case_numbers: Sequence[str]) -> int:
+    """After a re-match: captured media that match now (a new hash-set version) become tracked locations.
+
+    Offline only: the hosting comes from the .mmdb database and the contacts table; nothing is fetched and
+    no name is resolved, and URLs tracked before are left as they are.
+    """
+    from sqlalchemy import select
+
+    from himaya.store.models import Case, OnlineCapture
+
+    settings = load_settings(store)
+    new = 0
+    with store.transaction() as session, ExitStack() as stack:
+        captures = list(
+            session.scalars(
+                select(OnlineCapture.id)
+                .join(Case, Case.id == OnlineCapture.case_id)
+                .where(Case.number.in_(case_numbers), OnlineCapture.status == "finished")
+            )
+        )
+        if captures:
+            lookup = hosting_lookup(session, settings, None, stack)
+            new = track_captures(session, captures, lookup, only_new=True)
+    return new

@@ -120,7 +120,8 @@ def _run_capture(state: WebState, job: CaptureJob, urls: Sequence[str]) -> None:
             job.case_number,
             urls,
             settings=load_settings(state.store),
-            # In-process analysis: worker processes forked from a web server's thread would inherit it.
+            # Analysed in this process: a form's list is a few hundred URLs at most, and starting worker
+            # processes per capture would cost more; long lists belong to `himaya online capture`.
             scan_settings=ScanSettings(workers=0),
             actor=job.started_by,
             console=Console(file=io.StringIO()),

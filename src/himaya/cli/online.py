@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,6 +20,9 @@ from rich.table import Table
 
 from himaya.cli.context import AppContext
 from himaya.errors import UsageError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 online_app = typer.Typer(
     help="Online detection and takedown: capture reported URLs, match their media, notify hosts, "
@@ -57,10 +60,17 @@ def _stdout() -> Console:
 
 
 def _audit(app_ctx: AppContext, action: str, case_id: int | None, detail: dict[str, Any]) -> None:
+    with app_ctx.store().transaction() as session:
+        _note(app_ctx, session, action, case_id, detail)
+
+
+def _note(
+    app_ctx: AppContext, session: Session, action: str, case_id: int | None, detail: dict[str, Any]
+) -> None:
+    """An audit event in the caller's transaction: the change and its record commit together."""
     from himaya.online.service import operator
 
-    with app_ctx.store().transaction() as session:
-        app_ctx.audit().record(session, actor=operator(), action=action, case_id=case_id, detail=detail)
+    app_ctx.audit().record(session, actor=operator(), action=action, case_id=case_id, detail=detail)
 
 
 def _case_id(app_ctx: AppContext, case_number: str) -> int:
@@ -335,12 +345,12 @@ def confirm(
                 )
             )
         for location in changed:
-            app_ctx.audit().record(
+            _note(
+                app_ctx,
                 session,
-                actor=actor,
-                action=audit.LOCATION_CONFIRMED,
-                case_id=case_id,
-                detail={"location": location.id, "url": location.url},
+                audit.LOCATION_CONFIRMED,
+                case_id,
+                {"location": location.id, "url": location.url},
             )
         app_ctx.console.print(f"{len(changed)} locations confirmed", highlight=False)
 
@@ -370,12 +380,12 @@ def approve(
         )
         changed = approve_locations(session, chosen, actor)
         for location in changed:
-            app_ctx.audit().record(
+            _note(
+                app_ctx,
                 session,
-                actor=actor,
-                action=audit.LOCATION_APPROVED,
-                case_id=case_id,
-                detail={"location": location.id, "url": location.url},
+                audit.LOCATION_APPROVED,
+                case_id,
+                {"location": location.id, "url": location.url},
             )
     app_ctx.console.print(f"{len(changed)} locations approved for notice", highlight=False)
 
@@ -416,12 +426,12 @@ def hold(
             reason,
             operator(),
         )
-        app_ctx.audit().record(
+        _note(
+            app_ctx,
             session,
-            actor=operator(),
-            action=audit.HOLD_SET,
-            case_id=case_id,
-            detail={"hold": made.id, "scope": scope, "value": made.value, "reason": reason},
+            audit.HOLD_SET,
+            case_id,
+            {"hold": made.id, "scope": scope, "value": made.value, "reason": reason},
         )
         app_ctx.console.print(f"hold {made.id} set ({scope}); lift it with `himaya online lift {made.id}`")
 
@@ -436,12 +446,12 @@ def lift(ctx: typer.Context, hold_id: Annotated[int, typer.Argument(metavar="HOL
     app_ctx = _ctx(ctx)
     with app_ctx.store().transaction() as session:
         lifted = lift_hold(session, hold_id, operator())
-        app_ctx.audit().record(
+        _note(
+            app_ctx,
             session,
-            actor=operator(),
-            action=audit.HOLD_LIFTED,
-            case_id=lifted.case_id,
-            detail={"hold": lifted.id, "scope": lifted.scope, "value": lifted.value},
+            audit.HOLD_LIFTED,
+            lifted.case_id,
+            {"hold": lifted.id, "scope": lifted.scope, "value": lifted.value},
         )
     app_ctx.console.print(f"hold {hold_id} lifted", highlight=False)
 
@@ -500,20 +510,20 @@ def notify(
     with app_ctx.store().transaction() as session:
         result = run_notify(session, case_id, settings, actor, send=not no_send, dry_run=dry_run)
         for notice in result.created:
-            app_ctx.audit().record(
+            _note(
+                app_ctx,
                 session,
-                actor=actor,
-                action=audit.NOTICE_CREATED,
-                case_id=case_id,
-                detail={"notice": notice.reference, "kind": notice.kind, "host": notice.host},
+                audit.NOTICE_CREATED,
+                case_id,
+                {"notice": notice.reference, "kind": notice.kind, "host": notice.host},
             )
         for notice in result.sent:
-            app_ctx.audit().record(
+            _note(
+                app_ctx,
                 session,
-                actor=actor,
-                action=audit.NOTICE_SENT,
-                case_id=case_id,
-                detail={"notice": notice.reference, "to": notice.recipient_email},
+                audit.NOTICE_SENT,
+                case_id,
+                {"notice": notice.reference, "to": notice.recipient_email},
             )
         lines = [
             f"{n.reference}: {n.kind} to {n.recipient_name} <{n.recipient_email or 'no address'}>: {n.status}"
@@ -583,7 +593,6 @@ def notice_show(
 def notice_sent(ctx: typer.Context, reference: Annotated[str, typer.Argument(metavar="REFERENCE")]) -> None:
     """Record that a person sent this notice by hand: its locations count as notified from now."""
     from himaya.online.notify import find_notice, mark_sent
-    from himaya.online.service import operator
     from himaya.security import audit
 
     app_ctx = _ctx(ctx)
@@ -592,12 +601,12 @@ def notice_sent(ctx: typer.Context, reference: Annotated[str, typer.Argument(met
         if notice.status == "sent":
             raise UsageError(f"{reference} is already recorded as sent")
         mark_sent(session, notice)
-        app_ctx.audit().record(
+        _note(
+            app_ctx,
             session,
-            actor=operator(),
-            action=audit.NOTICE_SENT,
-            case_id=notice.case_id,
-            detail={"notice": reference, "to": notice.recipient_email, "by": "hand"},
+            audit.NOTICE_SENT,
+            notice.case_id,
+            {"notice": reference, "to": notice.recipient_email, "by": "hand"},
         )
     app_ctx.console.print(f"{reference} recorded as sent", highlight=False)
 
@@ -606,7 +615,7 @@ def notice_sent(ctx: typer.Context, reference: Annotated[str, typer.Argument(met
 def notice_send(ctx: typer.Context, reference: Annotated[str, typer.Argument(metavar="REFERENCE")]) -> None:
     """Send (again) a notice that is 'to send' or failed, over the configured SMTP server."""
     from himaya.online.notify import deliver, find_notice, smtp_settings
-    from himaya.online.service import load_settings, operator
+    from himaya.online.service import load_settings
     from himaya.security import audit
 
     app_ctx = _ctx(ctx)
@@ -620,12 +629,12 @@ def notice_send(ctx: typer.Context, reference: Annotated[str, typer.Argument(met
             raise UsageError(f"{reference} was sent already")
         outcome = deliver(session, notice, smtp, settings.unit_email)
         if outcome == "sent":
-            app_ctx.audit().record(
+            _note(
+                app_ctx,
                 session,
-                actor=operator(),
-                action=audit.NOTICE_SENT,
-                case_id=notice.case_id,
-                detail={"notice": reference, "to": notice.recipient_email},
+                audit.NOTICE_SENT,
+                notice.case_id,
+                {"notice": reference, "to": notice.recipient_email},
             )
         message = f"{reference}: {outcome}" + (f" ({notice.error})" if notice.error else "")
     app_ctx.console.print(escape(message), highlight=False)
@@ -754,11 +763,8 @@ def settings_command(
         return
     with store.transaction() as session:
         previous, new = online_settings.store(session, key, value, operator())
-        app_ctx.audit().record(
-            session,
-            actor=operator(),
-            action=audit.SETTING_CHANGED,
-            detail={"setting": key, "from": previous, "to": str(new)},
+        _note(
+            app_ctx, session, audit.SETTING_CHANGED, None, {"setting": key, "from": previous, "to": str(new)}
         )
     typer.echo(f"{key} = {new}")
 

@@ -71,7 +71,10 @@ class _Fetched:
     blob_id: str
     content_type: str | None
     makes_file: bool
-    media_bytes: int | None  # the payload's size when it becomes a file
+    # The body's size and SHA-256: a medium's body is dropped once it is in the blob store, so pages
+    # waiting to be stored hold no picture bytes.
+    size: int
+    sha256: str
 
 
 def make_fetcher(
@@ -174,10 +177,13 @@ class _Capturer:
                     blob_id=blob_id,
                     content_type=content_type,
                     makes_file=makes_file,
-                    media_bytes=len(exchange.body) if exchange.status == 200 else None,
+                    size=len(exchange.body),
+                    sha256=exchange.payload_sha256,
                 )
             )
             self.progress(0, len(exchange.body))
+            if this_role == "media":
+                exchange.body = b""
         return kept
 
     def page(self, url: str) -> list[_Fetched]:
@@ -245,7 +251,9 @@ class _Capturer:
             error=None,
         )
         self.progress(1, 0)
-        return _Fetched(exchange, "media", link.found_in, blob_id, mime, True, len(link.inline))
+        size, sha256 = len(exchange.body), exchange.payload_sha256
+        exchange.body = b""
+        return _Fetched(exchange, "media", link.found_in, blob_id, mime, True, size, sha256)
 
     def _medium(self, url: str, found_in: str) -> list[_Fetched]:
         kept = self._keep(self._fetch(url, self.settings.max_media_bytes), "media", found_in)
@@ -419,8 +427,8 @@ def _store_capture(
                     fetched_at=exchange.requested_at,
                     http_status=exchange.status,
                     content_type=(item.content_type or "")[:200] or None,
-                    size=len(exchange.body) if exchange.status is not None else None,
-                    payload_sha256=exchange.payload_sha256 if exchange.status is not None else None,
+                    size=item.size if exchange.status is not None else None,
+                    payload_sha256=item.sha256 if exchange.status is not None else None,
                     server_ip=exchange.server_ip,
                     tls_subject=exchange.tls_subject,
                     truncated=exchange.truncated,
@@ -433,13 +441,13 @@ def _store_capture(
                 )
             )
             summary.exchanges += 1
-            summary.bytes += len(exchange.body)
+            summary.bytes += item.size
             if exchange.error or (exchange.status is not None and exchange.status >= 400):
                 summary.fetch_errors += 1
             if item.role == "media":
                 summary.media += 1
         capture.media_found = sum(1 for item in fetched if item.role == "media")
-        capture.bytes_fetched = sum(len(item.exchange.body) for item in fetched)
+        capture.bytes_fetched = sum(item.size for item in fetched)
         capture.status = "fetched"
     summary.pages += 1
 

@@ -39,6 +39,22 @@ class HashSetFormatError(HimayaError):
         self.problem = problem
 
 
+class TipFormatError(HimayaError):
+    """A tip, referral or log that cannot be read. Raised before anything is returned: a file is taken whole
+    or not at all. `where` is a line ("line 1234"), an XML element path or a JSON pointer."""
+
+    def __init__(self, source: str, where: str | None, problem: str, hint: str = "") -> None:
+        location = f"{source}: {where}" if where else source
+        message = f"{location}: {problem}"
+        if hint:
+            message += f"; {hint}"
+        super().__init__(message)
+        self.source = source
+        self.where = where
+        self.problem = problem
+        self.hint = hint
+
+
 class BlobKeyError(HimayaError):
     """The blob-store key is missing, unreadable or wrong."""
 

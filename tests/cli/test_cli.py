@@ -69,8 +69,11 @@ def himaya(
 HELP = {
     (): [
         "--home", "--key-file", "--version", "case", "hashset", "scan", "export", "report", "rematch",
-        "evidence", "serve", "user", "audit", "online",
+        "evidence", "serve", "user", "audit", "online", "tips",
     ],
+    ("tips",): ["import", "summary"],
+    ("tips", "import"): ["FILE...", "--format", "--timezone", "--service", "cybertip-xml", "access-log"],
+    ("tips", "summary"): ["--format", "first_utc", "asn", "flags"],
     ("serve",): [
         "--host", "--port", "--certfile", "--keyfile", "--behind-proxy", "--national-set", "--recheck",
     ],

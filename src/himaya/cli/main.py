@@ -19,6 +19,7 @@ from himaya import __version__
 from himaya.cli.audit import audit_app
 from himaya.cli.context import AppContext
 from himaya.cli.online import online_app
+from himaya.cli.tips import tips_app
 from himaya.cli.web import serve, user_app
 from himaya.config import ArchiveLimits, ImageLimits, ScanSettings, default_home, default_key_file
 from himaya.errors import HimayaError, UsageError
@@ -42,6 +43,7 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(online_app, name="online")
+app.add_typer(tips_app, name="tips")
 app.command("serve")(serve)
 
 

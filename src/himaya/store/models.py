@@ -685,3 +685,93 @@ class AbuseContactRow(Base):
     org_contains: Mapped[str | None] = mapped_column(String(300))
     source: Mapped[str | None] = mapped_column(String(300))
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TipReport(Base):
+    """One imported report or log: a CyberTipline-style report, a referral, an upload or access log.
+
+    `source_sha256` is the imported file's digest: importing the same file again into the case is a no-op.
+    """
+
+    __tablename__ = "tip_reports"
+    __table_args__ = (UniqueConstraint("case_id", "source_sha256", "ordinal"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    source_format: Mapped[str] = mapped_column(String(20))  # cybertip-xml | cybertip-json | upload-csv | ...
+    source_name: Mapped[str] = mapped_column(String(500))
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    ordinal: Mapped[int] = mapped_column(Integer, default=0)  # the report's place in a file of several
+    report_id: Mapped[str | None] = mapped_column(String(100))
+    esp: Mapped[str | None] = mapped_column(String(300))
+    incident_type: Mapped[str | None] = mapped_column(String(200))
+    incident_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    summary: Mapped[str | None] = mapped_column(Text)
+    imported_by: Mapped[str | None] = mapped_column(String(100))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TipPerson(Base):
+    __tablename__ = "tip_persons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("tip_reports.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))  # reported | victim | recipient
+    names: Mapped[str | None] = mapped_column(Text)  # JSON list
+
+
+class TipIdentifier(Base):
+    """An email, phone, account, device id... of a person: persons sharing one are the same person."""
+
+    __tablename__ = "tip_identifiers"
+    __table_args__ = (Index("ix_tip_identifiers_value", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("tip_persons.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(String(500))
+
+
+class TipFile(Base):
+    __tablename__ = "tip_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("tip_reports.id"), index=True)
+    filename: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    md5: Mapped[str | None] = mapped_column(String(32))
+    sha1: Mapped[str | None] = mapped_column(String(40))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    classification: Mapped[str | None] = mapped_column(String(20))
+    viewed_by_esp: Mapped[bool | None] = mapped_column(Boolean)
+    publicly_available: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class IpEvent(Base):
+    """One IP event as one source reported it. The same event in several sources is several rows, merged
+    when read (ip, port, UTC time, event, account): every source stays on record."""
+
+    __tablename__ = "ip_events"
+    __table_args__ = (
+        Index("ix_ip_events_case_ip", "case_id", "ip", "time_utc"),
+        Index("ix_ip_events_case_account", "case_id", "account"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    report_id: Mapped[int] = mapped_column(ForeignKey("tip_reports.id"), index=True)
+    ip: Mapped[str] = mapped_column(String(64))
+    port: Mapped[int | None] = mapped_column(Integer)
+    time_utc: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    original_time: Mapped[str] = mapped_column(String(100))
+    original_zone: Mapped[str | None] = mapped_column(String(64))
+    zone_assumed: Mapped[bool] = mapped_column(Boolean, default=False)
+    event: Mapped[str] = mapped_column(String(40))
+    account: Mapped[str | None] = mapped_column(String(300))
+    service: Mapped[str | None] = mapped_column(String(300))
+    possible_proxy: Mapped[bool | None] = mapped_column(Boolean)
+    filename: Mapped[str | None] = mapped_column(Text)
+    md5: Mapped[str | None] = mapped_column(String(32))
+    sha1: Mapped[str | None] = mapped_column(String(40))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)  # "<file>:<line N>" or "<file>:<element path>"

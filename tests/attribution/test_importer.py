@@ -84,6 +84,8 @@ def test_six_hundred_uploads_from_one_ip_with_the_isp_and_matches(
     outcome = himaya("tips", "import", CASE, str(log))
     assert outcome.code == 0, outcome.text
     assert "1,500 IP events" in outcome.text
+    listed = himaya("audit", "list", "--action", "tips_imported")
+    assert listed.code == 0 and "TEST-uploads.csv" in listed.out
     record = _summary(himaya)
     top = record["ips"][0]
     assert (top["ip"], top["events"], top["uploads"], top["matched"]) == (SUSPECT_IP, 600, 600, 300)
@@ -95,6 +97,8 @@ def test_six_hundred_uploads_from_one_ip_with_the_isp_and_matches(
     assert set(noise) == set(NOISE_IPS)
     assert noise["192.0.2.10"]["flags"] == ["hosting", "abroad"]
     assert all(e["time_utc"].endswith("Z") for e in record["events"])
+    [suspect] = [a for a in record["accounts"] if a["account"] == SUSPECT_ACCOUNT]
+    assert (suspect["uploads"], suspect["matched"], suspect["ips"]) == (600, 300, [SUSPECT_IP])
     text = himaya("tips", "summary", CASE).out
     assert f"IP {SUSPECT_IP} published 600 items (300 matched as known material) between" in text
 

@@ -53,41 +53,63 @@ def _utc(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+_EVENT_COLUMNS = (
+    IpEvent.ip,
+    IpEvent.port,
+    IpEvent.time_utc,
+    IpEvent.event,
+    IpEvent.account,
+    IpEvent.source,
+    IpEvent.original_time,
+    IpEvent.original_zone,
+    IpEvent.zone_assumed,
+    IpEvent.service,
+    IpEvent.possible_proxy,
+    IpEvent.filename,
+    IpEvent.md5,
+    IpEvent.sha1,
+    IpEvent.sha256,
+)
+_FILLED = ("service", "possible_proxy", "filename", "md5", "sha1", "sha256")
+
+
 def _merged_events(session: Session, case_id: int) -> list[dict[str, Any]]:
+    # Plain rows, not ORM objects: a case may hold millions of events.
     merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    times: dict[datetime, str] = {}
     query = (
-        select(IpEvent)
+        select(*_EVENT_COLUMNS)
         .where(IpEvent.case_id == case_id)
         .order_by(IpEvent.time_utc, IpEvent.ip, IpEvent.id)
-        .execution_options(yield_per=5000)
+        .execution_options(yield_per=20_000)
     )
-    for row in session.scalars(query):
-        key = (row.ip, row.port, _utc(row.time_utc), row.event, row.account)
+    for row in session.execute(query):
+        (ip, port, time_utc, event_name, account, source, original_time, original_zone, assumed) = row[:9]
+        when = times.get(time_utc)
+        if when is None:
+            when = times[time_utc] = _utc(time_utc)
+        key = (ip, port, when, event_name, account)
         event = merged.get(key)
         if event is None:
-            event = merged[key] = {
-                "ip": row.ip,
-                "port": row.port,
-                "time_utc": key[2],
-                "event": row.event,
-                "account": row.account,
-                "source": row.source,
+            merged[key] = {
+                "ip": ip,
+                "port": port,
+                "time_utc": when,
+                "event": event_name,
+                "account": account,
+                "source": source,
                 # Grown beyond the contract: every source, the zone as written, what the upload was.
-                "sources": [],
-                "original_time": row.original_time,
-                "original_zone": row.original_zone,
-                "zone_assumed": row.zone_assumed,
-                "service": row.service,
-                "possible_proxy": row.possible_proxy,
-                "filename": row.filename,
-                "md5": row.md5,
-                "sha1": row.sha1,
-                "sha256": row.sha256,
+                "sources": [source],
+                "original_time": original_time,
+                "original_zone": original_zone,
+                "zone_assumed": assumed,
+                **dict(zip(_FILLED, row[9:], strict=True)),
             }
-        event["sources"].append(row.source)
-        for name in ("possible_proxy", "filename", "md5", "sha1", "sha256", "service"):
-            if event[name] is None and getattr(row, name) is not None:
-                event[name] = getattr(row, name)
+            continue
+        event["sources"].append(source)
+        for name, value in zip(_FILLED, row[9:], strict=True):
+            if event[name] is None and value is not None:
+                event[name] = value
     return list(merged.values())
 
 
@@ -238,11 +260,34 @@ def summary(
             }
         )
     ips.sort(key=lambda r: (-r["uploads"], -r["events"], r["ip"]))
+    by_account: dict[str, list[int]] = defaultdict(list)
+    for index, event in enumerate(events):
+        if event["account"]:
+            by_account[event["account"]].append(index)
+    accounts = []
+    for account, indexes in by_account.items():
+        uploads = [i for i in indexes if events[i]["event"].lower() == "upload"]
+        times = [events[i]["time_utc"] for i in indexes]
+        accounts.append(
+            {
+                "account": account,
+                "events": len(indexes),
+                "uploads": len(uploads),
+                "matched": sum(1 for i in uploads if i in matched),
+                "first_utc": min(times),
+                "last_utc": max(times),
+                "ips": sorted({events[i]["ip"] for i in indexes}),
+                "services": sorted({events[i]["service"] for i in indexes if events[i]["service"]}),
+            }
+        )
+    accounts.sort(key=lambda r: (-r["uploads"], -r["events"], r["account"]))
     reports = session.scalars(select(TipReport.id).where(TipReport.case_id == case_id)).all()
     return {
         "reports": len(reports),
         "persons": _persons(session, case_id),
         "ips": ips,
+        # Grown: the same activity per account.
+        "accounts": accounts,
         "events": [{**event, "matched": index in matched} for index, event in enumerate(events)],
     }
 

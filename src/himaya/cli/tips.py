@@ -70,6 +70,22 @@ def tips_import(
         default_zone=timezone,
         service=service,
     )
+    if result.files:
+        from himaya.reports.records import find_case
+        from himaya.security import audit
+
+        with app_ctx.store().transaction() as session:
+            app_ctx.audit().record(
+                session,
+                actor=operator(),
+                action=audit.TIPS_IMPORTED,
+                case_id=find_case(session, case_number).id,
+                detail={
+                    "files": [path.name for path in files],
+                    "reports": result.reports,
+                    "events": result.events,
+                },
+            )
     app_ctx.console.print(
         f"imported {result.files} files ({result.files_skipped} imported before): {result.reports} reports, "
         f"{result.persons} persons, {result.events:,} IP events "

@@ -81,6 +81,9 @@ HOLD_SET = "hold_set"  # deconfliction: do not notify
 HOLD_LIFTED = "hold_lifted"
 NOTICE_CREATED = "notice_created"
 NOTICE_SENT = "notice_sent"
+# Attribution (docs/formats.md, "Tips and IP events")
+TIPS_IMPORTED = "tips_imported"
+TIPS_VIEWED = "tips_viewed"
 
 ACTIONS = frozenset(
     {
@@ -111,6 +114,8 @@ ACTIONS = frozenset(
         HOLD_LIFTED,
         NOTICE_CREATED,
         NOTICE_SENT,
+        TIPS_IMPORTED,
+        TIPS_VIEWED,
     }
 )
 

@@ -56,6 +56,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "send_notice",
             "hold_notices",
             "lift_hold",
+            # Attribution: tips, referrals and IP events.
+            "view_tips",
+            "import_tips",
         }
     ),
     "investigator": frozenset(
@@ -71,6 +74,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "confirm_online",
             "send_notice",
             "hold_notices",
+            "view_tips",
+            "import_tips",
         }
     ),
     "reviewer": frozenset({"view_case", "view_pictures", "categorise", "propose", "confirm"}),

@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # download a browser of its own. No extra fonts: the tests check the DOM, not pixels.
 SYSTEM_PACKAGES := libmagic1 "libarchive13t64|libarchive13" python3-venv cryptsetup-bin zlib1g-dev \
 	e2fsprogs dosfstools mtools ntfs-3g fdisk ewf-tools qemu-utils exfatprogs xfsprogs xorriso sleuthkit \
-	chromium
+	chromium libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 BENCH_PACKAGES := hashdeep
 DEMO_DIR := demo-output
 

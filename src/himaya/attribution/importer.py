@@ -13,9 +13,9 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from himaya.attribution.detect import read_tips
@@ -27,6 +27,7 @@ from himaya.store.db import Store
 from himaya.store.models import IpEvent, TipFile, TipIdentifier, TipPerson, TipReport
 
 EVENT_BATCH = 20_000
+_EVENTS = cast(Table, IpEvent.__table__)
 
 
 @dataclass
@@ -139,11 +140,13 @@ def _store_report(
     for event in report.events:
         batch.append(_event_row(case_id, row.id, event))
         if len(batch) >= EVENT_BATCH:
-            session.execute(insert(IpEvent), batch)
+            # Through the table, not the ORM: the ORM's bulk insert starts a new statement whenever the
+            # set of empty fields changes from one row to the next (30,000 statements per 100,000 rows).
+            session.execute(insert(_EVENTS), batch)
             summary.events += len(batch)
             batch = []
     if batch:
-        session.execute(insert(IpEvent), batch)
+        session.execute(insert(_EVENTS), batch)
         summary.events += len(batch)
 
 

@@ -98,6 +98,9 @@ class OnlineSettings:
     follow_up_hours: float = 72.0
     scheduler: bool = False  # `himaya serve` re-checks due locations itself
     scheduler_minutes: float = 15.0
+    # ISP requests (attribution): the zone of the "local time" column beside every UTC time, as an IANA
+    # name (daylight saving applied per event); the unit's own zone, so a reader can check the times.
+    unit_timezone: str = "UTC"
 
     @property
     def allowed_cidrs(self) -> list[str]:
@@ -176,7 +179,20 @@ def parse_value(key: str, text: str) -> Any:
         AddressPolicy.from_cidrs(_list(value))  # refuses a bad CIDR now, not at the next capture
     if name in ("unit_country",) and value and (len(value) != 2 or not value.isalpha()):
         raise UsageError(f"{key}: give an ISO 3166 alpha-2 country code such as JO")
+    if name == "unit_timezone":
+        _check_zone(key, value)
     return value.upper() if name == "unit_country" else value
+
+
+def _check_zone(key: str, value: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise UsageError(
+            f"{key}: {value!r} is not an IANA time zone; give one such as Asia/Amman or UTC"
+        ) from None
 
 
 def load(session: Session) -> OnlineSettings:

@@ -84,6 +84,9 @@ NOTICE_SENT = "notice_sent"
 # Attribution (docs/formats.md, "Tips and IP events")
 TIPS_IMPORTED = "tips_imported"
 TIPS_VIEWED = "tips_viewed"
+ISP_REQUEST_DRAFTED = "isp_request_drafted"  # a preservation / subscriber request or a partner referral
+ISP_REQUEST_SENT = "isp_request_sent"
+ISP_REQUEST_ANSWERED = "isp_request_answered"
 
 ACTIONS = frozenset(
     {
@@ -116,6 +119,9 @@ ACTIONS = frozenset(
         NOTICE_SENT,
         TIPS_IMPORTED,
         TIPS_VIEWED,
+        ISP_REQUEST_DRAFTED,
+        ISP_REQUEST_SENT,
+        ISP_REQUEST_ANSWERED,
     }
 )
 

@@ -775,3 +775,38 @@ class IpEvent(Base):
     sha1: Mapped[str | None] = mapped_column(String(40))
     sha256: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(Text)  # "<file>:<line N>" or "<file>:<element path>"
+
+
+class IspRequest(Base):
+    """A request about the subscriber behind IP events: a preservation or subscriber-information request to
+    an ISP, or a referral to a partner channel for addresses abroad; as drafted, sent and answered.
+
+    `events_json` lists the merged events it covers (ip, port, time_utc, time_local, zone, event, account,
+    flags): an event covered by a request that is not cancelled is not drafted again. The ISP comes from
+    the offline IP database, `ipdb_built_at` being its build date (address blocks move between ISPs).
+    The answer's attached file is in the encrypted blob store (`response_blob_id`), never a plain file.
+    status: draft → sent → answered, or cancelled.
+    """
+
+    __tablename__ = "isp_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    reference: Mapped[str] = mapped_column(String(60), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # preservation | subscriber | referral
+    asn: Mapped[int | None] = mapped_column(BigInteger)
+    org: Mapped[str | None] = mapped_column(String(300))
+    country: Mapped[str | None] = mapped_column(String(2))
+    ipdb_built_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    language: Mapped[str] = mapped_column(String(5))
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    events_json: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    response_text: Mapped[str | None] = mapped_column(Text)
+    response_blob_id: Mapped[str | None] = mapped_column(String(32))
+    response_name: Mapped[str | None] = mapped_column(String(500))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_by: Mapped[str | None] = mapped_column(String(100))

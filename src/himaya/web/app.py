@@ -25,6 +25,7 @@ from himaya.web.routes import (
     online,
     pictures,
     review,
+    tips,
 )
 from himaya.web.state import WebState
 
@@ -66,7 +67,8 @@ def create_app(state: WebState) -> FastAPI:
     app.state.himaya = state
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth_pages, account, cases, gallery, items, pictures, review, online, audit_pages, admin):
+    routers = (auth_pages, account, cases, gallery, items, pictures, review, online, tips, audit_pages, admin)
+    for module in routers:
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

@@ -378,3 +378,20 @@ def test_thumbnails_are_upright_and_optional() -> None:
     assert Image.open(io.BytesIO(sink.blobs[facts.thumbnail_blob or ""])).size == (128, 256)
     no_thumbnails = analyze(photo_jpeg(23))
     assert no_thumbnails.thumbnail_blob is None and no_thumbnails.blurred_blob is None
+
+
+def test_a_truncated_jpeg_stays_an_error_when_another_library_made_pillow_lenient(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """WeasyPrint (PDF requests) sets Pillow's LOAD_TRUNCATED_IMAGES for the whole process on import."""
+    from PIL import ImageFile
+
+    from himaya.analyzers.image import ImageError, pdq_full_resolution
+    from himaya.config import ImageLimits
+    from tests.builders.images import photo_jpeg
+
+    truncated = photo_jpeg(4242, 320, 240)[:-400]
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with pytest.raises(ImageError, match="truncated"):
+        pdq_full_resolution(truncated, ImageLimits())
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # the caller's setting is left as it was

@@ -233,3 +233,11 @@ def test_nothing_is_ever_fetched_while_writing_the_pdf() -> None:
     ):
         with pytest.raises(HimayaError, match="names an outside resource"):
             documents.render_pdf(f"<html><body><p>TEST</p>{resource}</body></html>", what="TEST-1")
+
+
+def test_making_a_pdf_leaves_pillow_strict_about_truncated_pictures() -> None:
+    from PIL import ImageFile
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+    documents.render_pdf("<html><body><p>TEST</p></body></html>", what="a TEST page")
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False  # WeasyPrint's import turns it on; it is put back

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import pillow_heif
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from himaya.analyzers.borders import content_box
 from himaya.analyzers.exif import orientation, read_exif
@@ -105,6 +105,10 @@ def _decoding(limits: ImageLimits) -> Iterator[None]:
     _register_plugins()
     previous = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = limits.max_pixels
+    # A truncated picture must be an error on record, never silently padded with grey: libraries that
+    # share the process can turn Pillow's global leniency on (WeasyPrint does, when it is imported).
+    lenient = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with warnings.catch_warnings():
             # Pillow's UserWarnings on decode are about damaged metadata (it reads EXIF for the DPI while
@@ -127,6 +131,7 @@ def _decoding(limits: ImageLimits) -> Iterator[None]:
         raise ImageError(f"image is truncated or corrupt: {error or type(error).__name__}") from error
     finally:
         Image.MAX_IMAGE_PIXELS = previous
+        ImageFile.LOAD_TRUNCATED_IMAGES = lenient
 
 
 def _open(data: bytes, limits: ImageLimits) -> Image.Image:

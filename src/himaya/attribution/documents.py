@@ -187,7 +187,15 @@ def inert(value: str, *, multiline: bool = False) -> str:
 
 def render_pdf(html: str, *, what: str = "the request") -> bytes:
     """The HTML as PDF (A4). Fonts come from the machine (fontconfig); no URL is ever fetched."""
+    from PIL import ImageFile
+
+    # Importing WeasyPrint turns Pillow's LOAD_TRUNCATED_IMAGES on for the whole process; the analyzers
+    # must keep treating a truncated picture as damaged evidence, so the flag is put back.
+    lenient = ImageFile.LOAD_TRUNCATED_IMAGES
     import weasyprint
+    import weasyprint.images  # noqa: F401 - the module that sets the flag, imported while guarded
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = lenient
 
     try:
         return bytes(weasyprint.HTML(string=html, base_url=None, url_fetcher=_refusing_fetcher()).write_pdf())

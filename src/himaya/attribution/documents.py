@@ -193,7 +193,7 @@ def render_pdf(html: str, *, what: str = "the request") -> bytes:
     # must keep treating a truncated picture as damaged evidence, so the flag is put back.
     lenient = ImageFile.LOAD_TRUNCATED_IMAGES
     import weasyprint
-    import weasyprint.images  # noqa: F401 - the module that sets the flag, imported while guarded
+    import weasyprint.images  # the module that sets the flag, imported while guarded
 
     ImageFile.LOAD_TRUNCATED_IMAGES = lenient
 

@@ -241,3 +241,25 @@ def test_making_a_pdf_leaves_pillow_strict_about_truncated_pictures() -> None:
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
     documents.render_pdf("<html><body><p>TEST</p></body></html>", what="a TEST page")
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False  # WeasyPrint's import turns it on; it is put back
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+@pytest.mark.parametrize("kind", ["subscriber", "referral"])
+def test_requests_and_referrals_carry_the_same_warnings(kind: str, language: str) -> None:
+    hosting = RequestEvent(
+        "192.0.2.10", 40000, datetime(2026, 3, 27, 9, 0, tzinfo=UTC), "Upload", None, flags=("hosting",)
+    )
+    proxy = RequestEvent(
+        "203.0.113.5", 1, datetime(2026, 3, 27, 9, 5, tzinfo=UTC), "Login", None, flags=("proxy-reported",)
+    )
+    changes: dict[str, Any] = {"kind": kind, "language": language, "events": (hosting, proxy)}
+    if kind == "referral":
+        changes.update(case_number=None, partner="TEST Interpol channel")
+    html = documents.render_html(_document(**changes))
+    assert html.count('class="warning"') == 1
+    assert '<bdi dir="ltr" class="v">192.0.2.10</bdi>' in html
+    assert '<bdi dir="ltr" class="v">203.0.113.5</bdi>' in html
+    plain = _document(
+        kind=kind, language=language, **({"case_number": None, "partner": "P"} if kind == "referral" else {})
+    )
+    assert 'class="warning"' not in documents.render_html(plain)

@@ -97,11 +97,34 @@ class PdqSettings:
 
 
 @dataclass(frozen=True)
+class VideoSettings:
+    """How videos are hashed (see himaya.analyzers.video); the defaults follow Meta's vPDQ."""
+
+    enabled: bool = True  # False: videos are digested only (exact hash sets still match them)
+    # One frame hashed every this many seconds (vPDQ's secondsPerHash).
+    seconds_per_hash: float = 1.0
+    # Frames are scaled (by a whole factor, area-averaged) so the short side stays at least this long
+    # before PDQ; 0 hashes full frames as Meta's tool does (slower, same bits as vpdq-hash-video).
+    frame_short_side: int = 360
+    # A hashed frame within this distance of the last one kept is dropped (a still scene); 0 keeps all.
+    prune_distance: int = 0
+    # Budget per file: wall-clock seconds of decoding and frames decoded; past it the file is recorded as
+    # hashed in part, with the reason.
+    max_seconds: float = 600.0
+    max_frames: int = 2_000_000
+    # Videos inside archives or captures are decoded from memory up to this size (bytes); larger ones
+    # are digested only. Videos on disk or in disk images are read in place at any size.
+    max_buffer_bytes: int = 2 * 1024 * 1024 * 1024
+    contact_sheet: bool = True
+
+
+@dataclass(frozen=True)
 class ScanSettings:
     workers: int = 1
     archive: ArchiveLimits = field(default_factory=ArchiveLimits)
     image: ImageLimits = field(default_factory=ImageLimits)
     pdq: PdqSettings = field(default_factory=PdqSettings)
+    video: VideoSettings = field(default_factory=VideoSettings)
     thumbnails: bool = True
     archive_passwords: tuple[str, ...] = ()
     # Encrypted volumes in disk images: tried on each one (memory only; the run records how many).

@@ -90,18 +90,20 @@ HELP = {
     ("case",): ["create", "list"],
     ("case", "create"): ["CASE_NUMBER", "--title"],
     ("hashset",): ["import", "list", "export", "show"],
-    ("hashset", "export"): ["NAME", "--format", "--out", "--version"],
+    ("hashset", "export"): ["NAME", "--format", "--out", "--version", "vpdq"],
     ("hashset", "import"): [
         "--quiet",
         "--name", "--kind", "--format", "--type", "--pdq-threshold", "--pdq-min-quality", "--dihedral",
-        "--no-dihedral", "--rematch", "vics", "icse", "ncmec", "nsrl", "plain", "auto",
+        "--no-dihedral", "--rematch", "vics", "icse", "ncmec", "nsrl", "plain", "auto", "vpdq",
+        "--vpdq-query-percent", "--vpdq-compared-percent",
     ],
     ("rematch",): ["CASE", "--details"],
     ("scan",): [
         "CASE_NUMBER", "EVIDENCE", "--workers", "--password-file", "--password", "--max-depth",
         "--max-archive-ratio", "--max-archive-bytes", "--max-archive-members", "--max-pixels",
         "--no-thumbnails", "--quiet", "--recovery-key-file", "--startup-key-file", "--prompt", "--no-prompt",
-        "--shadow-copies", "--carve", "--no-carve", "--verify", "--no-verify",
+        "--shadow-copies", "--carve", "--no-carve", "--verify", "--no-verify", "--video", "--no-video",
+        "--video-seconds-per-hash", "--video-short-side", "--video-prune", "--video-budget",
     ],
     ("evidence",): ["info"],
     ("evidence", "info"): [

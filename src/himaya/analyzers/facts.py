@@ -48,6 +48,48 @@ class PdqMatchFact:
 
 
 @dataclass
+class VideoFrame:
+    """One hashed frame, as Meta's vPDQ writes it, plus the hash of the frame inside its borders."""
+
+    frame_number: int  # counted from the stream's first frame at its average frame rate
+    timestamp: float  # seconds from the stream's start
+    pdq: str
+    quality: int
+    trimmed: str | None = None
+    trimmed_quality: int | None = None
+
+
+@dataclass
+class VideoFacts:
+    pipeline: str  # e.g. "vpdq-s360/1": frame choice, scale and hasher; bump when the bits would change
+    frames: list[VideoFrame] = field(default_factory=list)
+    duration: float | None = None  # seconds
+    container: str | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    frame_rate: float | None = None
+    creation_time: str | None = None
+    make: str | None = None
+    model: str | None = None
+    gps_lat: float | None = None
+    gps_lon: float | None = None
+    incomplete: str | None = None  # why hashing stopped before the end
+    frames_decoded: int = 0  # decoder output, for the benchmark and the log; not stored
+
+
+@dataclass
+class VideoMatchFact:
+    entry_id: int
+    version_id: int
+    kind: str  # alert | ignore
+    method: str  # vpdq (a known video) | pdq-frame (a known picture, in one of the frames)
+    distance: int  # vpdq: the median distance of the matched frames; pdq-frame: the nearest frame's
+    details: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
 class FileFacts:
     locator: str
     path: str
@@ -63,6 +105,8 @@ class FileFacts:
     error: str | None = None
     media: MediaFacts | None = None
     pdq_matches: list[PdqMatchFact] = field(default_factory=list)
+    video: VideoFacts | None = None
+    video_matches: list[VideoMatchFact] = field(default_factory=list)
     container_locator: str | None = None
     # Inside disk images (see himaya.sources.interface.FileEntry).
     path_spec: str | None = None

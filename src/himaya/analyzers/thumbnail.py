@@ -63,3 +63,28 @@ def store_thumbnails(rgb: Image.Image, sink: ThumbnailSink, orientation: int = 1
     """Make both thumbnails and put them through `sink`; returns (thumbnail id, blurred id)."""
     thumbnail, blurred = make_thumbnails(rgb, orientation)
     return sink.put(thumbnail), sink.put(blurred)
+
+
+SHEET_COLUMNS = 3
+
+
+def make_contact_sheet(cells: list[Image.Image]) -> tuple[bytes, bytes]:
+    """(sheet JPEG, blurred sheet JPEG) of a video's key frames, three to a row, in time order.
+
+    Each cell is blurred on its own, at the same fraction of its size as a picture's thumbnail, so a
+    sheet is no clearer than the thumbnails beside it in the gallery.
+    """
+    if not cells:
+        raise ValueError("a contact sheet needs at least one frame")
+    cell_w = max(cell.width for cell in cells)
+    cell_h = max(cell.height for cell in cells)
+    columns = min(SHEET_COLUMNS, len(cells))
+    rows = -(-len(cells) // columns)
+    sharp = Image.new("RGB", (columns * cell_w, rows * cell_h))
+    blurred = Image.new("RGB", sharp.size)
+    for n, cell in enumerate(cells):
+        x = (n % columns) * cell_w + (cell_w - cell.width) // 2
+        y = (n // columns) * cell_h + (cell_h - cell.height) // 2
+        sharp.paste(cell, (x, y))
+        blurred.paste(cell.filter(ImageFilter.GaussianBlur(radius=max(cell.size) * _BLUR_FRACTION)), (x, y))
+    return _jpeg(sharp, quality=80), _jpeg(blurred, quality=60)

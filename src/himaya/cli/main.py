@@ -21,7 +21,14 @@ from himaya.cli.context import AppContext
 from himaya.cli.online import online_app
 from himaya.cli.tips import tips_app
 from himaya.cli.web import serve, user_app
-from himaya.config import ArchiveLimits, ImageLimits, ScanSettings, default_home, default_key_file
+from himaya.config import (
+    ArchiveLimits,
+    ImageLimits,
+    ScanSettings,
+    VideoSettings,
+    default_home,
+    default_key_file,
+)
 from himaya.errors import HimayaError, UsageError
 from himaya.sources.disk.credentials import VolumeCredentials
 
@@ -133,7 +140,12 @@ def case_list(ctx: typer.Context) -> None:
 def hashset_import(
     ctx: typer.Context,
     file: Annotated[
-        Path, typer.Argument(metavar="FILE", help="The hash list to import.", exists=True, dir_okay=False)
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            help="The hash list to import, or a folder of vPDQ hash files (one per video).",
+            exists=True,
+        ),
     ],
     name: Annotated[str, typer.Option("--name", help="Hash-set name; importing again adds a version.")],
     kind: Annotated[
@@ -145,8 +157,9 @@ def hashset_import(
         typer.Option(
             "--format",
             help="auto (detect), vics (Project VIC / CAID JSON), icse (Interpol CSV), ncmec (hash + "
-            "A1/A2/B1/B2 or CAID A/B/C per line), nsrl (RDS v3 SQLite, attached read-only) or plain "
-            "(one hash per line, or CSV).",
+            "A1/A2/B1/B2 or CAID A/B/C per line), nsrl (RDS v3 SQLite, attached read-only), vpdq (Meta's "
+            "video hash files: a file, or a folder of them, one known video each) or plain (one hash per "
+            "line, or CSV).",
         ),
     ] = "auto",
     hash_type: Annotated[
@@ -154,22 +167,38 @@ def hashset_import(
         typer.Option(
             "--type",
             help="md5, sha1, sha256 or pdq, when the length alone cannot tell (64 hex digits); NCMEC-style "
-            "lists read 64 digits as PDQ unless --type sha256.",
+            "lists read 64 digits as PDQ unless --type sha256. Not for vpdq files.",
         ),
     ] = None,
     pdq_threshold: Annotated[
         int | None,
         typer.Option(
             "--pdq-threshold",
-            help="Largest PDQ distance that matches (new sets: 31; re-imports keep "
-            "the set's value unless given).",
+            help="Largest PDQ distance that matches, for pictures and for the frames of vPDQ videos "
+            "(new sets: 31; re-imports keep the set's value unless given).",
         ),
     ] = None,
     pdq_min_quality: Annotated[
         int | None,
         typer.Option(
             "--pdq-min-quality",
-            help="Pictures whose PDQ quality is lower are not PDQ-matched (new sets: 50).",
+            help="Pictures and video frames whose PDQ quality is lower are not PDQ-matched (new sets: 50).",
+        ),
+    ] = None,
+    vpdq_query_percent: Annotated[
+        float | None,
+        typer.Option(
+            "--vpdq-query-percent",
+            help="vPDQ: a video matches a known one when at least this percentage of its usable frames "
+            "match frames of it (0-100; new sets: 80).",
+        ),
+    ] = None,
+    vpdq_compared_percent: Annotated[
+        float | None,
+        typer.Option(
+            "--vpdq-compared-percent",
+            help="vPDQ: ... and at least this percentage of the known video's usable frames are matched "
+            "(0-100; new sets: 0, so a clip of a known video matches).",
         ),
     ] = None,
     dihedral: Annotated[
@@ -187,7 +216,9 @@ def hashset_import(
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
-    """Import a hash list as a new version of a hash set. A malformed list is refused whole.
+    """Import a hash list (or a folder of vPDQ video hash files) as a new version of a hash set.
+
+    A malformed list, or one malformed file of a folder, is refused whole.
 
     The new version records what it added, changed and removed; `himaya rematch` (or --rematch) then
     checks stored cases against it.
@@ -208,6 +239,8 @@ def hashset_import(
             pdq_threshold=pdq_threshold,
             pdq_min_quality=pdq_min_quality,
             dihedral=dihedral,
+            vpdq_query_percent=vpdq_query_percent,
+            vpdq_compared_percent=vpdq_compared_percent,
             categories=CategoryMap.load(app_ctx.home),
             on_progress=progress,
         )
@@ -286,25 +319,46 @@ def rematch_command(
 def hashset_export(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(metavar="NAME", help="The hash set to export.")],
-    out: Annotated[Path, typer.Option("--out", help="The file to write.")],
+    out: Annotated[
+        Path, typer.Option("--out", help="The file to write; for --format vpdq, the folder to write into.")
+    ],
     fmt: Annotated[
-        str, typer.Option("--format", help="vics (VICS 2.0 JSON), icse (Interpol CSV) or plain (CSV).")
+        str,
+        typer.Option(
+            "--format",
+            help="vics (VICS 2.0 JSON), icse (Interpol CSV), plain (CSV) or vpdq (the known videos, one "
+            "vPDQ hash file each).",
+        ),
     ] = "vics",
     version: Annotated[int | None, typer.Option("--version", help="Which version (default: latest).")] = None,
 ) -> None:
     """Export a hash set's version to share with partners: labels, series, flags and details go with it."""
-    from himaya.hashsets.export import export_hash_set
+    from himaya.hashsets.export import export_hash_set, export_vpdq
 
     app_ctx = _ctx(ctx)
-    summary = _write_whole(
-        out, fmt == "vics", lambda handle: export_hash_set(app_ctx.store(), name, fmt, handle, version)
-    )
-    noun = "entries" if fmt == "plain" else "media items"
+    if fmt == "vpdq":
+        summary = export_vpdq(app_ctx.store(), name, out, version)
+    else:
+        summary = _write_whole(
+            out, fmt == "vics", lambda handle: export_hash_set(app_ctx.store(), name, fmt, handle, version)
+        )
+    noun = {"plain": "entries", "vpdq": "vPDQ video files"}.get(fmt, "media items")
+    hashes_left_out = summary.left_out - summary.videos_left_out
     app_ctx.console.print(
         f"hash set {summary.hash_set} version {summary.version}: {summary.written} {noun} written to {out}"
         + (
-            f"; {summary.left_out} SHA256/PDQ entries left out (ICSE has no column for them)"
-            if summary.left_out
+            f"; {summary.left_out} picture and file entries left out (vPDQ files hold videos only)"
+            if fmt == "vpdq" and summary.left_out
+            else ""
+        )
+        + (
+            f"; {hashes_left_out} SHA256/PDQ entries left out (ICSE has no column for them)"
+            if fmt != "vpdq" and hashes_left_out
+            else ""
+        )
+        + (
+            f"; {summary.videos_left_out} vPDQ videos left out (export them with --format vpdq)"
+            if summary.videos_left_out
             else ""
         ),
         highlight=False,
@@ -519,9 +573,44 @@ def scan(
         typer.Option("--max-pixels", help="Pictures with more pixels are not decoded (decompression bombs)."),
     ] = ImageLimits().max_pixels,
     no_thumbnails: Annotated[bool, typer.Option("--no-thumbnails", help="Do not keep thumbnails.")] = False,
+    video: Annotated[
+        bool,
+        typer.Option(
+            "--video/--no-video",
+            help="Decode videos: frame hashes (vPDQ), container facts, key-frame sheet. --no-video "
+            "hashes their bytes only (exact matches still work).",
+        ),
+    ] = True,
+    video_seconds: Annotated[
+        float, typer.Option("--video-seconds-per-hash", help="Hash one video frame every this many seconds.")
+    ] = VideoSettings().seconds_per_hash,
+    video_short_side: Annotated[
+        int,
+        typer.Option(
+            "--video-short-side",
+            help="Scale frames to at least this short side before PDQ (fast); 0 hashes full frames, "
+            "bit for bit as Meta's vpdq-hash-video.",
+        ),
+    ] = VideoSettings().frame_short_side,
+    video_prune: Annotated[
+        int,
+        typer.Option(
+            "--video-prune", help="Drop a hashed frame this near (PDQ bits) the one before; 0 keeps all."
+        ),
+    ] = VideoSettings().prune_distance,
+    video_budget: Annotated[
+        float,
+        typer.Option(
+            "--video-budget", help="Most seconds spent decoding one video; past it, what was hashed is kept."
+        ),
+    ] = VideoSettings().max_seconds,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Scan evidence: hash every file, open archives, hash pictures (PDQ), read EXIF, flag known material.
+
+    Videos get one PDQ frame hash a second (Meta's vPDQ), container facts (duration, codecs, device,
+    GPS) and a blurred key-frame contact sheet, and are matched against known videos (vpdq hash sets)
+    and known pictures (a still in a frame).
 
     Evidence may be folders, files, archives, phone extractions (zip, tar or folder) and disk images (E01,
     raw and split raw, VMDK, VHD/VHDX, QCOW2, DMG, a read-only block device) with their partitions,
@@ -541,6 +630,13 @@ def scan(
             max_members=max_archive_members,
         ),
         image=ImageLimits(max_pixels=max_pixels),
+        video=VideoSettings(
+            enabled=video,
+            seconds_per_hash=video_seconds,
+            frame_short_side=video_short_side,
+            prune_distance=video_prune,
+            max_seconds=video_budget,
+        ),
         thumbnails=not no_thumbnails,
         archive_passwords=passwords,
         volume_credentials=_volume_credentials(passwords, recovery_key_file, startup_key_file),
@@ -608,11 +704,15 @@ def export(
         typer.Option(
             "--format",
             help="jsonl or csv (one record per file), vics (VICS 2.0 #Cases JSON) or icse (Interpol ICSE "
-            "CSV): the last two give one media item per distinct content, for partners' hash sets.",
+            "CSV): the last two give one media item per distinct content, for partners' hash sets; vpdq "
+            "(Meta's vPDQ hash files, one per video, into the folder --out).",
         ),
     ] = "jsonl",
     only_matches: Annotated[bool, typer.Option("--only-matches", help="Only files with a match.")] = False,
-    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of standard output.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write here instead of standard output (vpdq: a folder, required)."),
+    ] = None,
     contact_name: Annotated[
         str | None, typer.Option("--contact-name", help="VICS: the case contact.")
     ] = None,
@@ -621,20 +721,30 @@ def export(
     ] = None,
     agency: Annotated[str | None, typer.Option("--agency", help="VICS: the submitting agency.")] = None,
 ) -> None:
-    """Export a case: one record per file (path, digests, type, PDQ, status, matches, category), or its
-    media as VICS / ICSE for partners. Never pictures or thumbnails.
+    """Export a case: one record per file (path, digests, type, PDQ, video facts, status, matches, category),
+    its media as VICS / ICSE for partners, or its videos' frame hashes as vPDQ files. Never pictures or
+    thumbnails.
 
     Media captured online (`himaya online capture`) are files like any other: `path` is the media URL and
     `evidence` the page URL."""
     from himaya.hashsets.categories import CategoryMap
     from himaya.reports.export import FORMATS, export_case
 
-    if fmt not in (*FORMATS, "vics", "icse"):
+    if fmt not in (*FORMATS, "vics", "icse", "vpdq"):
         raise UsageError(
-            f"unknown export format {fmt!r}; use one of: {', '.join((*FORMATS, 'vics', 'icse'))}"
+            f"unknown export format {fmt!r}; use one of: {', '.join((*FORMATS, 'vics', 'icse', 'vpdq'))}"
         )
     app_ctx = _ctx(ctx)
     store = app_ctx.store()
+    if fmt == "vpdq":
+        from himaya.reports.video_hashes import export_case_vpdq
+
+        if out is None:
+            raise UsageError("--format vpdq writes one file per video: give the folder with --out DIR")
+        videos = export_case_vpdq(store, case_number, out, only_matches=only_matches)
+        _audit_output(app_ctx, "export", case_number, {"format": fmt, "records": videos, "out": str(out)})
+        app_ctx.console.print(f"{videos} vPDQ hash files written to {out}")
+        return
     categories = CategoryMap.load(app_ctx.home)
 
     def write_text(handle: TextIO) -> int:

@@ -2,9 +2,10 @@
 
 Lists arrive renamed (`.txt` for CSV, `.dat` for JSON, NIST's `.db` as `.sqlite`), so the extension says
 little. The checks run from the most certain to the least: SQLite's magic bytes, a JSON bracket, ICSE's
-header names, then NCMEC/CAID category labels; whatever is left is a plain list, whose reader refuses
-anything it cannot read with a line number. A wrong guess is therefore an error, never silent misreading,
-with one exception documented on `_looks_ncmec`.
+header names, vPDQ's four fields (frame, quality, PDQ hash, seconds), then NCMEC/CAID category labels;
+whatever is left is a plain list, whose reader refuses anything it cannot read with a line number. A wrong
+guess is therefore an error, never silent misreading, with one exception documented on `_looks_ncmec`.
+A folder can only be vPDQ hash files, one per video (`himaya.hashsets.vpdq`).
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from himaya.hashsets.icse import DELIMITER as ICSE_DELIMITER
 from himaya.hashsets.icse import is_icse_header
 from himaya.hashsets.ncmec import CATEGORIES, is_ncmec_header, split_ncmec_line
 from himaya.hashsets.nsrl import _connect_read_only, _file_relation, is_sqlite
+from himaya.hashsets.vpdq import looks_like_vpdq, vpdq_files
 
 __all__ = ["FORMATS", "SNIFF_BYTES", "HashSetFormat", "detect_format"]
 
-HashSetFormat = Literal["vics", "icse", "ncmec", "nsrl", "plain"]
-FORMATS: tuple[HashSetFormat, ...] = ("vics", "icse", "ncmec", "nsrl", "plain")
+HashSetFormat = Literal["vics", "icse", "ncmec", "nsrl", "vpdq", "plain"]
+FORMATS: tuple[HashSetFormat, ...] = ("vics", "icse", "ncmec", "nsrl", "vpdq", "plain")
 SNIFF_BYTES = 8192
 
 _HEX = re.compile(r"[0-9a-fA-F]+")
@@ -38,11 +40,14 @@ _ARCHIVES = {
 
 
 def detect_format(path: Path) -> HashSetFormat:
-    """The format of the hash set at `path`: "vics", "icse", "ncmec", "nsrl" or "plain".
+    """The format of the hash set at `path`: "vics", "icse", "ncmec", "nsrl", "vpdq" or "plain".
 
-    Raises `HashSetFormatError` for content no reader takes (XML, an archive, a non-NSRL SQLite file).
+    Raises `HashSetFormatError` for content no reader takes (XML, an archive, a non-NSRL SQLite file, a
+    folder that is not of vPDQ files).
     """
     source = str(path)
+    if path.is_dir():
+        return _folder_format(path, source)
     with path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
         truncated = bool(handle.read(1))
@@ -69,9 +74,25 @@ def detect_format(path: Path) -> HashSetFormat:
         lines.pop()  # cut off mid-line by the sniff limit
     if _looks_icse(lines):
         return "icse"
+    if looks_like_vpdq(lines):
+        return "vpdq"
     if _looks_ncmec(lines):
         return "ncmec"
     return "plain"
+
+
+def _folder_format(path: Path, source: str) -> HashSetFormat:
+    """A folder is read as vPDQ hash files; its first file decides (the reader checks every one)."""
+    files = vpdq_files(path)
+    hint = "a folder is imported as vPDQ hash files, one per video; import any other hash list as a file"
+    if not files:
+        raise HashSetFormatError(source, None, "no files in this folder (hidden ones are skipped)", hint)
+    found = detect_format(files[0])
+    if found != "vpdq":
+        raise HashSetFormatError(
+            source, None, f"its first file {files[0].name!r} is not vPDQ but {found}", hint
+        )
+    return "vpdq"
 
 
 def _sqlite_format(path: Path, source: str) -> HashSetFormat:

@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-HashType = Literal["md5", "sha1", "sha256", "pdq"]
-HASH_TYPES: tuple[HashType, ...] = ("md5", "sha1", "sha256", "pdq")
-HEX_DIGITS: dict[HashType, int] = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
+# "vpdq": a known video, one entry for all its frame hashes (himaya.hashsets.vpdq): its value is the
+# SHA-256 of the frames in canonical vPDQ text, its details hold the frames.
+HashType = Literal["md5", "sha1", "sha256", "pdq", "vpdq"]
+HASH_TYPES: tuple[HashType, ...] = ("md5", "sha1", "sha256", "pdq", "vpdq")
+HEX_DIGITS: dict[HashType, int] = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64, "vpdq": 64}
 
 # HashEntry.category is String(40); PostgreSQL enforces that, so a longer label must fail in the reader,
 # before anything is written, with a line number rather than a database error.

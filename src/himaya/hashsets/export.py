@@ -1,9 +1,11 @@
-"""`himaya hashset export`: a hash set's version as VICS, ICSE or a plain list, to share with partners.
+"""`himaya hashset export`: a hash set's version as VICS, ICSE, a plain list or vPDQ files, to share.
 
 A national list goes to Interpol as ICSE, to Project VIC partners as VICS; what the unit imported comes
 back out with the labels, series, flags and details (PhotoDNA, comments, file names) its source gave.
 Entries of one media item (VICS MediaID, ICSE Image ID) go out together. Each export imports again as
 the same entries; ICSE has no column for SHA256 or PDQ, so those entries are counted as left out.
+Known videos (vPDQ entries) fit none of these lists: they go out as a folder of vPDQ hash files, one
+per video (`export_vpdq`), and the other formats count them as left out.
 """
 
 from __future__ import annotations
@@ -12,21 +14,23 @@ import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO, TextIO, cast
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from himaya import __version__
 from himaya.errors import UsageError
-from himaya.hashsets.entries import HASH_TYPES
 from himaya.hashsets.icse import IcseRow, write_icse
 from himaya.hashsets.importer import entries_alive_at
+from himaya.hashsets.plain import LIST_HASH_TYPES
 from himaya.hashsets.vics import VicsCase, VicsMedia, write_vics_cases
+from himaya.hashsets.vpdq import VpdqFrame, file_names, frames_of_entry, write_vpdq_folder
 from himaya.store.db import Store
 from himaya.store.models import HashEntry, HashSet, HashSetVersion
 
-FORMATS = ("vics", "icse", "plain")
+FORMATS = ("vics", "icse", "plain", "vpdq")
 READ_CHUNK = 10_000
 
 
@@ -34,8 +38,9 @@ READ_CHUNK = 10_000
 class ExportSummary:
     hash_set: str
     version: int
-    written: int  # media items (VICS, ICSE) or entries (plain)
-    left_out: int = 0  # entries the format has no place for
+    written: int  # media items (VICS, ICSE), entries (plain) or videos (vPDQ)
+    left_out: int = 0  # entries the format has no place for, videos_left_out included
+    videos_left_out: int = 0  # vPDQ entries: exported with --format vpdq only
 
 
 @dataclass
@@ -52,18 +57,20 @@ class _Item:
 def export_hash_set(
     store: Store, name: str, fmt: str, out: BinaryIO | TextIO, version: int | None = None
 ) -> ExportSummary:
-    """Write version `version` (default: the latest) of hash set `name` to `out` (binary for VICS)."""
+    """Write version `version` (default: the latest) of hash set `name` to `out` (binary for VICS).
+
+    vPDQ entries are counted as left out; `export_vpdq` writes them.
+    """
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r} cannot be exported; use one of {', '.join(FORMATS)}")
+    if fmt == "vpdq":
+        raise UsageError("--format vpdq writes a folder of vPDQ hash files; give --out a folder")
     with store.session() as session:
-        hash_set = session.scalar(select(HashSet).where(HashSet.name == name))
-        if hash_set is None:
-            raise UsageError(f"no hash set named {name!r}; `himaya hashset list` shows them")
-        chosen = _version(session, hash_set, version)
-        if chosen.format == "nsrl":
-            raise UsageError(f"{name!r} is an attached NSRL database; share the RDS file itself")
+        hash_set, chosen = _chosen(session, name, version)
+        videos = _count_videos(session, chosen)
         if fmt == "plain":
-            return _plain(session, hash_set, chosen, cast(TextIO, out))
+            summary = _plain(session, hash_set, chosen, cast(TextIO, out))
+            return ExportSummary(summary.hash_set, summary.version, summary.written, videos, videos)
         items = _items(session, chosen)
         if fmt == "vics":
             written = write_vics_cases(
@@ -77,8 +84,8 @@ def export_hash_set(
                     media=(_vics_media(item) for item in items),
                 ),
             )
-            return ExportSummary(hash_set.name, chosen.version, written)
-        left_out = 0
+            return ExportSummary(hash_set.name, chosen.version, written, videos, videos)
+        left_out = videos
 
         def icse_rows() -> Iterator[IcseRow]:
             nonlocal left_out
@@ -88,7 +95,63 @@ def export_hash_set(
                     yield _icse_row(item)
 
         written = write_icse(cast(TextIO, out), icse_rows())
-        return ExportSummary(hash_set.name, chosen.version, written, left_out)
+        return ExportSummary(hash_set.name, chosen.version, written, left_out, videos)
+
+
+def export_vpdq(store: Store, name: str, folder: Path, version: int | None = None) -> ExportSummary:
+    """Write each known video of version `version` (default: the latest) of hash set `name` into `folder`
+    as a vPDQ hash file named after its media id (see `himaya.hashsets.vpdq.file_names`).
+
+    The folder is created if missing; a file already there is never overwritten: the export is refused
+    before anything is written. Entries of other hash types are counted as left out.
+    """
+    with store.session() as session:
+        hash_set, chosen = _chosen(session, name, version)
+        alive = (*entries_alive_at(chosen), HashEntry.hash_type == "vpdq")
+        planned = session.execute(
+            select(HashEntry.id, HashEntry.media_id, HashEntry.value).where(*alive).order_by(HashEntry.id)
+        ).all()
+        names = dict(
+            zip(
+                (row.id for row in planned),
+                file_names((row.media_id, row.value) for row in planned),
+                strict=True,
+            )
+        )
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(
+                f"{folder} is a file; --format vpdq writes into a folder, so give --out a folder"
+            )
+        there = [file for file in names.values() if (folder / file).exists()]
+        if there:
+            raise UsageError(
+                f"{folder} holds {there[0]} already ({len(there)} of the {len(names)} files to write are "
+                "there); export into an empty folder, or move those files away"
+            )
+        total = session.scalar(select(func.count()).select_from(HashEntry).where(*entries_alive_at(chosen)))
+        query = select(HashEntry.id, HashEntry.details).where(*alive).order_by(HashEntry.id)
+
+        def videos() -> Iterator[tuple[str, list[VpdqFrame]]]:
+            for row in session.execute(query.execution_options(yield_per=READ_CHUNK)):
+                yield names[row.id], frames_of_entry(row.details)
+
+        written = write_vpdq_folder(folder, videos())
+        return ExportSummary(hash_set.name, chosen.version, written, (total or 0) - written)
+
+
+def _chosen(session: Session, name: str, number: int | None) -> tuple[HashSet, HashSetVersion]:
+    hash_set = session.scalar(select(HashSet).where(HashSet.name == name))
+    if hash_set is None:
+        raise UsageError(f"no hash set named {name!r}; `himaya hashset list` shows them")
+    chosen = _version(session, hash_set, number)
+    if chosen.format == "nsrl":
+        raise UsageError(f"{name!r} is an attached NSRL database; share the RDS file itself")
+    return hash_set, chosen
+
+
+def _count_videos(session: Session, version: HashSetVersion) -> int:
+    alive = (*entries_alive_at(version), HashEntry.hash_type == "vpdq")
+    return session.scalar(select(func.count()).select_from(HashEntry).where(*alive)) or 0
 
 
 def _version(session: Session, hash_set: HashSet, number: int | None) -> HashSetVersion:
@@ -105,9 +168,10 @@ def _version(session: Session, hash_set: HashSet, number: int | None) -> HashSet
 
 
 def _entries(session: Session, version: HashSetVersion) -> Iterator[HashEntry]:
+    """The version's entries that lists can hold: all but the vPDQ videos."""
     query = (
         select(HashEntry)
-        .where(*entries_alive_at(version))
+        .where(*entries_alive_at(version), HashEntry.hash_type.in_(LIST_HASH_TYPES))
         .order_by(HashEntry.media_id, HashEntry.id)
         .execution_options(yield_per=READ_CHUNK)
     )
@@ -175,10 +239,10 @@ def _icse_row(item: _Item) -> IcseRow:
 def _plain(session: Session, hash_set: HashSet, version: HashSetVersion, out: TextIO) -> ExportSummary:
     """One row per entry: its hash in its own column (so 64-digit SHA256 and PDQ are never confused)."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*HASH_TYPES, "category", "series"])
+    writer.writerow([*LIST_HASH_TYPES, "category", "series"])
     written = 0
     for entry in _entries(session, version):
-        cells = [entry.value if hash_type == entry.hash_type else "" for hash_type in HASH_TYPES]
+        cells = [entry.value if hash_type == entry.hash_type else "" for hash_type in LIST_HASH_TYPES]
         writer.writerow([*cells, entry.category or "", _guard(entry.series)])
         written += 1
     return ExportSummary(hash_set.name, version.version, written)

@@ -7,13 +7,15 @@ the new version keeps unchanged keep their rows (and the matches made against th
 re-labelled entries are retired by the new version; new and re-labelled ones are added by it.
 
 An NSRL RDS v3 database is not copied: the version records where it is, and matching looks digests up
-in place (see `himaya.hashsets.nsrl`).
+in place (see `himaya.hashsets.nsrl`). A folder is imported as vPDQ hash files, one known video each
+(see `himaya.hashsets.vpdq`); its provenance digest covers every file's name and bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,11 +43,12 @@ from himaya.hashsets.categories import CategoryMap
 from himaya.hashsets.entries import ParsedEntry
 from himaya.hashsets.plain import check_hash_type, iter_plain
 from himaya.hashsets.progress import stop_watching, watching
+from himaya.hashsets.vpdq import vpdq_files
 from himaya.store.db import Store
 from himaya.store.models import HashEntry, HashSet, HashSetVersion
 
 KINDS = ("alert", "ignore")
-FORMATS = ("auto", "plain", "vics", "icse", "ncmec", "nsrl")
+FORMATS = ("auto", "plain", "vics", "icse", "ncmec", "nsrl", "vpdq")
 DEFAULT_PDQ_THRESHOLD = 31
 DEFAULT_PDQ_MIN_QUALITY = 50
 INSERT_CHUNK = 10_000  # rows per bulk INSERT: large enough to be fast, small enough to bound memory
@@ -85,8 +88,8 @@ class ImportSummary:
     kind: str
     version: int  # 1, 2, ... within the hash set
     version_id: int  # HashSetVersion.id: what matches record and what a re-match of old cases starts from
-    counts: dict[str, int]  # active entries per hash type ("md5", "sha1", "sha256", "pdq")
-    unchanged: bool  # the file was byte-identical to the latest version: no new version was made
+    counts: dict[str, int]  # active entries per hash type ("md5", "sha1", "sha256", "pdq", "vpdq")
+    unchanged: bool  # the file (or folder) was byte-identical to the latest version: no new version was made
     source_sha256: str | None  # None for an attached NSRL database (too large to hash on every import)
     format: str = "plain"
     category_scheme: str | None = None
@@ -112,15 +115,19 @@ def import_hash_set(
     pdq_threshold: int | None = None,
     pdq_min_quality: int | None = None,
     dihedral: bool | None = None,
+    vpdq_query_percent: float | None = None,
+    vpdq_compared_percent: float | None = None,
     categories: CategoryMap | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> ImportSummary:
-    """Store `path` as the next version of hash set `name` (created if new).
+    """Store `path` (a list's file, or a folder of vPDQ hash files) as the next version of hash set `name`
+    (created if new).
 
     `kind` None means alert, except for an NSRL database, which can only be an ignore set.
-    `pdq_threshold` / `pdq_min_quality` / `dihedral` of None keep the set's current values (31 / 50 /
-    on for alert sets when new); a value replaces them. `on_progress(phase, bytes_read, file_size,
-    entries)` is called as the list is read ("reading") and once when it is compared ("comparing").
+    `pdq_threshold` / `pdq_min_quality` / `dihedral` / `vpdq_query_percent` / `vpdq_compared_percent` of
+    None keep the set's current values (31 / 50 / on for alert sets / 80 / 0 when new); a value replaces
+    them. `on_progress(phase, bytes_read, file_size, entries)` is called as the list is read ("reading")
+    and once when it is compared ("comparing").
     """
     name = name.strip()
     if not name:
@@ -132,15 +139,24 @@ def import_hash_set(
     check_hash_type(hash_type)
     _check_range("--pdq-threshold", pdq_threshold, 0, 256)
     _check_range("--pdq-min-quality", pdq_min_quality, 0, 100)
-    if not path.is_file():
+    _check_percent("--vpdq-query-percent", vpdq_query_percent)
+    _check_percent("--vpdq-compared-percent", vpdq_compared_percent)
+    folder = path.is_dir()
+    if not folder and not path.is_file():
         raise UsageError(f"hash list {path} does not exist or is not a file; check the path")
+    if folder and fmt not in ("auto", "vpdq"):
+        raise UsageError(
+            f"{path} is a folder, and only vPDQ hash files (one per video) are imported from a folder; "
+            f"pass the {fmt} list's file instead, or --format vpdq"
+        )
 
     from himaya.hashsets.detect import detect_format
 
-    detected = detect_format(path)
+    # A folder forced to vPDQ is not sniffed: its reader names the file and line of any problem.
+    detected = "vpdq" if folder and fmt == "vpdq" else detect_format(path)
     if fmt == "auto":
         fmt = detected
-    elif fmt == "plain" and detected in ("vics", "nsrl"):
+    elif fmt == "plain" and detected in ("vics", "nsrl", "vpdq"):
         # A JSON or SQLite file read as lines would fail on "line 1: not hex", which hides the problem.
         raise HashSetFormatError(
             str(path), None, f"this is not a plain list but {detected.upper()}", f"use --format {detected}"
@@ -152,12 +168,16 @@ def import_hash_set(
                 "pass --kind ignore (or leave --kind out)"
             )
         kind = "ignore"
+    if fmt == "vpdq" and hash_type is not None:
+        raise UsageError("--type does not apply to vPDQ hash files (every entry is a video); leave it out")
     kind = kind or "alert"
-    request = _Request(name, kind, fmt, pdq_threshold, pdq_min_quality, dihedral)
+    request = _Request(
+        name, kind, fmt, pdq_threshold, pdq_min_quality, dihedral, vpdq_query_percent, vpdq_compared_percent
+    )
     if fmt == "nsrl":
         return _attach_nsrl(store, path, request)
 
-    source_sha256 = _sha256_of(path)
+    source_sha256 = source_digest(path)
     with store.transaction() as session:
         summary = _unchanged_outcome(session, request, source_sha256)
         if summary is not None:
@@ -170,11 +190,11 @@ def import_hash_set(
         )
         # The version records the file's SHA256 as provenance, so it must be the hash of the bytes read;
         # raising here, before the commit, rolls the version back.
-        if _sha256_of(path) != source_sha256:
+        if source_digest(path) != source_sha256:
             raise HashSetFormatError(
                 str(path),
                 None,
-                "the file changed while it was being imported",
+                f"the {'folder' if folder else 'file'} changed while it was being imported",
                 "wait until it is complete, then retry",
             )
         return summary
@@ -188,6 +208,8 @@ class _Request:
     pdq_threshold: int | None
     pdq_min_quality: int | None
     dihedral: bool | None
+    vpdq_query_percent: float | None = None
+    vpdq_compared_percent: float | None = None
 
 
 def _reader(fmt: str, hash_type: str | None) -> Callable[[Path], Iterator[ParsedEntry]]:
@@ -210,6 +232,10 @@ def _reader(fmt: str, hash_type: str | None) -> Callable[[Path], Iterator[Parsed
                 for entry in read_ncmec(path)
             )
         return read_ncmec
+    if fmt == "vpdq":
+        from himaya.hashsets.vpdq import iter_vpdq
+
+        return iter_vpdq
     return lambda path: iter_plain(path, hash_type)
 
 
@@ -329,7 +355,7 @@ def _import_version(
     connection = session.connection()
     _staging.drop(connection, checkfirst=True)
     _staging.create(connection)
-    size = path.stat().st_size
+    size = _size_of(path)
     position, token = watching()
     try:
         # Reading and staging (the long part) write only to the temporary table: on SQLite that takes no
@@ -504,11 +530,38 @@ def _apply_settings(hash_set: HashSet, request: _Request) -> None:
         hash_set.pdq_min_quality = request.pdq_min_quality
     if request.dihedral is not None:
         hash_set.dihedral = request.dihedral
+    if request.vpdq_query_percent is not None:
+        hash_set.vpdq_query_percent = request.vpdq_query_percent
+    if request.vpdq_compared_percent is not None:
+        hash_set.vpdq_compared_percent = request.vpdq_compared_percent
 
 
 def _check_range(option: str, value: int | None, low: int, high: int) -> None:
     if value is not None and not low <= value <= high:
         raise UsageError(f"{option} {value} is out of range; use a whole number from {low} to {high}")
+
+
+def _check_percent(option: str, value: float | None) -> None:
+    if value is not None and not 0 <= value <= 100:  # NaN fails too
+        raise UsageError(f"{option} {value} is out of range; use a percentage from 0 to 100")
+
+
+def source_digest(path: Path) -> str:
+    """What a version records as its source's SHA256: of the file, or for a folder of vPDQ files, of its
+    files' names and SHA256s in name order, so that an unchanged folder re-imports as "unchanged" and a
+    renamed, added, removed or edited video makes a new version."""
+    if not path.is_dir():
+        return _sha256_of(path)
+    digest = hashlib.sha256()
+    for file in vpdq_files(path):
+        digest.update(os.fsencode(file.name) + b"\0" + _sha256_of(file).encode("ascii") + b"\n")
+    return digest.hexdigest()
+
+
+def _size_of(path: Path) -> int:
+    if path.is_dir():
+        return sum(file.stat().st_size for file in vpdq_files(path))
+    return path.stat().st_size
 
 
 def _sha256_of(path: Path) -> str:

@@ -26,12 +26,16 @@ from himaya.hashsets.progress import track
 __all__ = [
     "HASH_TYPES",
     "HEX_DIGITS",
+    "LIST_HASH_TYPES",
     "HashType",
     "ParsedEntry",
     "check_hash_type",
     "iter_plain",
     "read_plain",
 ]
+
+# What a line of a list can hold; "vpdq" entries come from vPDQ hash files only (himaya.hashsets.vpdq).
+LIST_HASH_TYPES: tuple[HashType, ...] = tuple(hash_type for hash_type in HASH_TYPES if hash_type != "vpdq")
 
 _TYPE_BY_DIGITS: dict[int, HashType] = {32: "md5", 40: "sha1"}  # 64 is SHA256 or PDQ: never guessed
 
@@ -69,8 +73,14 @@ def check_hash_type(hash_type: str | None) -> HashType | None:
     if hash_type is None:
         return None
     normalised = hash_type.strip().lower()
+    if normalised == "vpdq":
+        # A vPDQ entry is a whole video (all its frame hashes), not one hash on a line of a list.
+        raise UsageError(
+            "--type vpdq is not a type of hash list: vPDQ hashes come as vPDQ hash files (one per video); "
+            "import the file or its folder with --format vpdq, without --type"
+        )
     if normalised not in HEX_DIGITS:
-        raise UsageError(f"--type {hash_type!r} is not a hash type; use one of {', '.join(HASH_TYPES)}")
+        raise UsageError(f"--type {hash_type!r} is not a hash type; use one of {', '.join(LIST_HASH_TYPES)}")
     return normalised
 
 

@@ -15,8 +15,9 @@ from sqlalchemy import and_, func, insert, select
 from sqlalchemy.orm import Session
 
 from himaya.matching.exact import ExactHit, ExactMethod, lookup_exact
-from himaya.matching.index_store import pdq_index_for
+from himaya.matching.index_store import pdq_index_for, video_index_for
 from himaya.matching.pdq_sets import ActivePdq, PdqHit, match_pdq, match_pdq_many
+from himaya.matching.video import ActiveVideo
 from himaya.store.models import HashEntry, HashSet, HashSetVersion
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ __all__ = [
     "ActiveHashSets",
     "ActivePdq",
     "ActiveVersion",
+    "ActiveVideo",
     "PdqHit",
     "load_active",
     "match_pdq",
@@ -45,6 +47,8 @@ class ActiveVersion:
     format: str = "plain"
     dihedral: bool = False
     source_file: str | None = None
+    vpdq_query_percent: float = 80.0
+    vpdq_compared_percent: float = 0.0
 
 
 @dataclass
@@ -52,6 +56,7 @@ class ActiveHashSets:
     versions: dict[int, ActiveVersion]  # by HashSetVersion.id
     pdq: tuple[ActivePdq, ...]  # only versions that hold PDQ entries
     nsrl: list[tuple[ActiveVersion, NsrlDatabase]] = field(default_factory=list)
+    video: tuple[ActiveVideo, ...] = ()  # only versions that hold known videos (vpdq entries)
 
     @property
     def version_ids(self) -> list[int]:
@@ -155,10 +160,16 @@ def load_active(session: Session, index_dir: Path | None = None) -> ActiveHashSe
             format=fmt,
             dihedral=hash_set.dihedral,
             source_file=source_file,
+            vpdq_query_percent=hash_set.vpdq_query_percent,
+            vpdq_compared_percent=hash_set.vpdq_compared_percent,
         )
         for version_id, version, fmt, source_file, hash_set in rows
     }
-    active = ActiveHashSets(versions=versions, pdq=_load_pdq(session, versions, index_dir))
+    active = ActiveHashSets(
+        versions=versions,
+        pdq=_load_pdq(session, versions, index_dir),
+        video=_load_video(session, versions, index_dir),
+    )
     for version in versions.values():
         if version.format == "nsrl" and version.source_file:
             from himaya.hashsets.nsrl import NsrlDatabase
@@ -186,6 +197,31 @@ def _load_pdq(
                 min_quality=version.pdq_min_quality,
                 index=index,
                 dihedral=version.dihedral,
+            )
+        )
+    return tuple(loaded)
+
+
+def _load_video(
+    session: Session, versions: dict[int, ActiveVersion], index_dir: Path | None
+) -> tuple[ActiveVideo, ...]:
+    loaded: list[ActiveVideo] = []
+    for version in sorted(versions.values(), key=lambda v: v.hash_set_name):
+        if version.format == "nsrl":
+            continue
+        frames = video_index_for(session, version.hash_set_id, version.version_id, index_dir)
+        if frames is None:
+            continue
+        loaded.append(
+            ActiveVideo(
+                version_id=version.version_id,
+                hash_set_name=version.hash_set_name,
+                kind=version.kind,
+                threshold=version.pdq_threshold,
+                min_quality=version.pdq_min_quality,
+                frames=frames,
+                query_percent=version.vpdq_query_percent,
+                compared_percent=version.vpdq_compared_percent,
             )
         )
     return tuple(loaded)

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from himaya.matching.pdq_index import PDQ_BYTES, PdqIndex, pdq_codes
+from himaya.matching.video import VideoIndex
 from himaya.store.models import HashEntry, HashSetVersion
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ def _save(index: PdqIndex, path: Path) -> None:
     partial.rename(path)  # readers see the old index or the new one, never half of one
 
 
-def _drop_older(index_dir: Path, hash_set_id: int, keep: Path) -> None:
+def _drop_older(index_dir: Path, hash_set_id: int, keep: Path, prefix: str = "pdq") -> None:
     """Remove the set's indexes but `keep` and the one before it: a scan that started before this
     version may still be mapping (or restarting workers on) the previous one."""
 
@@ -108,7 +109,7 @@ def _drop_older(index_dir: Path, hash_set_id: int, keep: Path) -> None:
         return int(folder.name.split("version", 1)[1].split("-", 1)[0])
 
     older = sorted(
-        (old for old in index_dir.glob(f"pdq-set{hash_set_id}-version*") if old.name[-1].isdigit()),
+        (old for old in index_dir.glob(f"{prefix}-set{hash_set_id}-version*") if old.name[-1].isdigit()),
         key=version_of,
     )
     for old in older[:-2] if keep in older else older:
@@ -177,3 +178,80 @@ def _build(session: Session, hash_set_id: int, expected: int = 0) -> PdqIndex:
     if not id_chunks:
         return PdqIndex(np.zeros(0, np.int64), np.zeros((0, PDQ_BYTES), np.uint8))
     return PdqIndex(np.concatenate(id_chunks), np.concatenate(code_chunks))
+
+
+def video_index_for(
+    session: Session, hash_set_id: int, version_id: int, index_dir: Path | None
+) -> VideoIndex | None:
+    """The frames of the known videos (vpdq entries) of a set's latest version; None when it has none.
+
+    Kept on disk like the PDQ index (rebuilt when its entry count disagrees with the version's), since
+    reading a list of thousands of videos means parsing millions of frame lines.
+    """
+    version = session.get(HashSetVersion, version_id)
+    if version is None:
+        return None
+    expected = _count(session, version, "vpdq")
+    if expected == 0:
+        return None
+    if index_dir is None:
+        return _build_video(session, hash_set_id)[0]
+    stamp = version.imported_at.strftime("%Y%m%dT%H%M%S%f") if version.imported_at else "0"
+    path = index_dir / f"vpdq-set{hash_set_id}-version{version.id}-{stamp}"
+    marker = path / "entries.count"
+    if path.exists():
+        try:
+            if int(marker.read_text()) == expected:
+                return VideoIndex.load(path)
+        except (OSError, ValueError) as error:
+            log.warning("video index %s is unreadable (%s); rebuilding it from the store", path, error)
+    index, entries = _build_video(session, hash_set_id)
+    partial = path.with_name(path.name + ".partial")
+    for stale in (partial, path):
+        if stale.exists():
+            shutil.rmtree(stale)
+    index.save(partial)
+    (partial / "entries.count").write_text(str(entries))
+    partial.rename(path)
+    _drop_older(index_dir, hash_set_id, keep=path, prefix="vpdq")
+    return VideoIndex.load(path)
+
+
+def _count(session: Session, version: HashSetVersion, hash_type: str) -> int:
+    try:
+        counts = json.loads(version.details or "{}").get("counts")
+    except (ValueError, AttributeError):
+        counts = None
+    if isinstance(counts, dict):
+        return int(counts.get(hash_type, 0))
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(HashEntry)
+            .where(
+                HashEntry.hash_set_id == version.hash_set_id,
+                HashEntry.hash_type == hash_type,
+                HashEntry.retired_version_id.is_(None),
+            )
+        )
+        or 0
+    )
+
+
+def _build_video(session: Session, hash_set_id: int) -> tuple[VideoIndex, int]:
+    from himaya.hashsets.vpdq import frames_of_entry
+
+    rows = session.execute(
+        select(HashEntry.id, HashEntry.details)
+        .where(
+            HashEntry.hash_set_id == hash_set_id,
+            HashEntry.hash_type == "vpdq",
+            HashEntry.retired_version_id.is_(None),
+        )
+        .order_by(HashEntry.id)
+    ).all()
+    videos = [
+        (entry_id, [(f.pdq, f.quality, f.timestamp) for f in frames_of_entry(details or "{}")])
+        for entry_id, details in rows
+    ]
+    return VideoIndex.build(videos), len(rows)

@@ -23,6 +23,7 @@ from himaya.analyzers.facts import PdqFacts
 from himaya.matching.active import ActiveHashSets, load_active
 from himaya.matching.exact import ExactHit, ExactMethod
 from himaya.matching.pdq_sets import match_media
+from himaya.matching.video import match_video
 from himaya.store.db import Store
 from himaya.store.models import (
     Case,
@@ -34,6 +35,7 @@ from himaya.store.models import (
     Match,
     MediaFacts,
     RematchRun,
+    VideoFacts,
     utcnow,
 )
 
@@ -68,6 +70,7 @@ class _Wanted:
     method: str
     distance: int
     pipeline: str | None
+    details: str | None = None
 
 
 def rematch(store: Store, case_numbers: Sequence[str] = ()) -> list[RematchResult]:
@@ -129,24 +132,25 @@ def _rematch_files(
     session: Session, active: ActiveHashSets, run: RematchRun, file_ids: list[int], result: RematchResult
 ) -> None:
     rows = session.execute(
-        select(File, MediaFacts)
+        select(File, MediaFacts, VideoFacts)
         .outerjoin(MediaFacts, MediaFacts.file_id == File.id)
+        .outerjoin(VideoFacts, VideoFacts.file_id == File.id)
         .where(File.id.in_(file_ids))
     ).all()
     hits = active.exact_lookup(
         session,
-        md5s=[f.md5 for f, _ in rows],
-        sha1s=[f.sha1 for f, _ in rows],
-        sha256s=[f.sha256 for f, _ in rows],
+        md5s=[f.md5 for f, _, _ in rows],
+        sha1s=[f.sha1 for f, _, _ in rows],
+        sha256s=[f.sha256 for f, _, _ in rows],
     )
     existing: dict[int, dict[int, Match]] = {}
     retired: dict[int, dict[int, Match]] = {}
     for match in session.scalars(select(Match).where(Match.file_id.in_(file_ids))):
         into = existing if match.retired_at is None else retired
         into.setdefault(match.file_id, {})[match.entry_id] = match
-    for file, media in rows:
+    for file, media, video in rows:
         result.files_checked += 1
-        wanted = _wanted(file, media, hits, active)
+        wanted = _wanted(file, media, hits, active, video)
         before = existing.get(file.id, {})
         for entry_id, want in wanted.items():
             if entry_id in before:
@@ -165,6 +169,7 @@ def _rematch_files(
                     want.distance,
                     want.pipeline,
                 )
+                earlier.details = want.details
                 earlier.matched_at = utcnow()
             else:
                 session.add(
@@ -175,6 +180,7 @@ def _rematch_files(
                         method=want.method,
                         distance=want.distance,
                         pdq_pipeline=want.pipeline,
+                        details=want.details,
                         rematch_run_id=run.id,
                     )
                 )
@@ -195,6 +201,7 @@ def _wanted(
     media: MediaFacts | None,
     hits: dict[tuple[ExactMethod, str], list[ExactHit]],
     active: ActiveHashSets,
+    video: VideoFacts | None = None,
 ) -> dict[int, _Wanted]:
     """What the latest versions say this file matches: exact digests first, so an entry matched both
     ways is recorded once, as the stronger digest match (as a scan does)."""
@@ -217,6 +224,14 @@ def _wanted(
                 pdq_hit.entry_id,
                 _Wanted(pdq_hit.entry_id, pdq_hit.version_id, pdq_hit.method, pdq_hit.distance, pipeline),
             )
+    if video is not None and video.frames and (active.video or active.pdq):
+        from himaya.pipeline.writer import stored_frames
+
+        frames = stored_frames(video.frames, video.frames_trimmed)
+        for video_hit in match_video(frames, active.video, active.pdq):
+            details = json.dumps(video_hit.details, sort_keys=True)
+            found = (video_hit.entry_id, video_hit.version_id, video_hit.method, video_hit.distance)
+            wanted.setdefault(video_hit.entry_id, _Wanted(*found, video.pipeline, details))
     return wanted
 
 

@@ -288,6 +288,7 @@ def execute_scan(
     context = WorkerContext(
         settings=settings,
         pdq_sets=list(active.pdq),
+        video_sets=list(active.video),
         # Workers write thumbnails without an fsync each; the parent flushes them all before committing
         # the rows that point at them (`_commit`).
         blobs=blobs.deferred() if blobs is not None and blobs.durable else blobs,

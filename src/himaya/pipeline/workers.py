@@ -21,9 +21,11 @@ from himaya.analyzers.digests import MultiHasher
 from himaya.analyzers.facts import FileFacts, PdqFacts, PdqMatchFact
 from himaya.analyzers.filetype import SNIFF_BYTES, sniff
 from himaya.analyzers.image import ImageError, analyze_image, is_image_mime, pdq_full_resolution
+from himaya.analyzers.video import VideoError, analyze_video, is_video
 from himaya.config import PdqSettings, ScanSettings
 from himaya.errors import EvidenceError, HimayaError
 from himaya.matching.pdq_sets import ActivePdq, PdqQuery, best_hits, media_queries
+from himaya.matching.video import ActiveVideo, match_video
 from himaya.pipeline.tasks import Task, TaskFile
 from himaya.security.spool import EncryptedSpool
 from himaya.sources.archive import ExtractionBudget, detect_archive, iter_members
@@ -45,6 +47,7 @@ class WorkerContext:
     parallel_digests: bool = False
     # What opened each encrypted volume of the disk images being scanned (memory only, never stored).
     volume_keys: VolumeKeys = field(default_factory=VolumeKeys)
+    video_sets: list[ActiveVideo] = field(default_factory=list)
 
 
 _context: WorkerContext | None = None
@@ -249,6 +252,8 @@ def analyse_entry(
     settings = ctx.settings
     hasher = MultiHasher(parallel=ctx.parallel_digests)
     image_buffer: bytearray | None = None
+    video_buffer: bytearray | None = None  # a video with no path to reopen (an archive member, a capture)
+    video = False
     spool: EncryptedSpool | None = None
     archive_format: str | None = None
     size = 0
@@ -260,6 +265,10 @@ def analyse_entry(
             facts.mime, facts.extension_mismatch = type_facts.mime, type_facts.extension_mismatch
             if is_image_mime(facts.mime) and (entry.size or 0) <= settings.image.max_image_bytes:
                 image_buffer = bytearray()
+            video = settings.video.enabled and is_video(facts.mime, entry.path)
+            in_memory = video and entry.disk_path is None and entry.path_spec is None
+            if in_memory and (entry.size or 0) <= settings.video.max_buffer_bytes:
+                video_buffer = bytearray()
             if entry.depth < settings.archive.max_depth:
                 archive_format = detect_archive(head, entry.path)
             if archive_format and entry.disk_path is None and entry.path_spec is None:
@@ -273,6 +282,11 @@ def analyse_entry(
                         image_buffer = None  # too big to decode; digests still cover it
                     else:
                         image_buffer += chunk
+                if video_buffer is not None:
+                    if len(video_buffer) + len(chunk) > settings.video.max_buffer_bytes:
+                        video_buffer = None
+                    else:
+                        video_buffer += chunk
                 if spool is not None:
                     spool.write(chunk)
                 chunk = stream.read(CHUNK)
@@ -288,6 +302,8 @@ def analyse_entry(
 
     if image_buffer is not None:
         _analyse_picture(bytes(image_buffer), facts, ctx)
+    elif video:
+        _analyse_video(entry, video_buffer, facts, ctx)
 
     if archive_format:
         try:
@@ -358,6 +374,41 @@ def _analyse_picture(data: bytes, facts: FileFacts, ctx: WorkerContext) -> None:
     _pending_bytes += len(data)
     if len(_pending) >= MATCH_BATCH_PICTURES or _pending_bytes >= MATCH_BATCH_BYTES:
         flush_matches(ctx)
+
+
+def _analyse_video(entry: FileEntry, buffer: bytearray | None, facts: FileFacts, ctx: WorkerContext) -> None:
+    """Frame hashes, container facts and contact sheet; then the video is matched on its own (its frames
+    are a batch already)."""
+    settings = ctx.settings
+    source: str | BinaryIO
+    if entry.disk_path is not None:
+        source = entry.disk_path
+    elif entry.path_spec is not None and entry.open is not None:
+        source = entry.open()  # a file in a disk image: seekable, opened again
+    elif buffer is not None:
+        source = io.BytesIO(buffer)
+    else:
+        _add_error(facts, "video is too large to decode from memory; its digests are recorded")
+        return
+    try:
+        video, media = analyze_video(
+            source,
+            settings=settings.video,
+            limits=settings.image,
+            thumbnails=ctx.blobs if settings.thumbnails else None,
+        )
+    except VideoError as exc:
+        _add_error(facts, str(exc))
+        return
+    finally:
+        if not isinstance(source, str):
+            source.close()
+    facts.video = video
+    facts.media = media
+    if video.frames and (ctx.video_sets or ctx.pdq_sets):
+        facts.video_matches = match_video(
+            video.frames, ctx.video_sets, ctx.pdq_sets, settings.video.seconds_per_hash
+        )
 
 
 @dataclass

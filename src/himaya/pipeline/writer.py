@@ -7,17 +7,19 @@ killed run are recognised by locator and not written twice.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from himaya.analyzers.facts import FileFacts
+from himaya.analyzers.facts import FileFacts, VideoFacts, VideoFrame
 from himaya.matching.active import ActiveHashSets
 from himaya.matching.exact import ExactHit, ExactMethod
 from himaya.sources.phone import origin_of
 from himaya.store.models import File, Match, MediaFacts
+from himaya.store.models import VideoFacts as VideoFactsRow
 
 SQLITE_IN_LIMIT = 900
 
@@ -118,6 +120,8 @@ def write_results(
             if facts.status == "error":
                 counts.errors += 1
             _add_media(session, facts, row)
+            if facts.video is not None:
+                session.add(video_row(row.id, facts.video))
             if _add_matches(session, facts, row, hits):
                 counts.matched_files += 1
     return counts
@@ -154,12 +158,69 @@ def _add_media(session: Session, facts: FileFacts, row: File) -> None:
     )
 
 
+def video_row(file_id: int, video: VideoFacts) -> VideoFactsRow:
+    return VideoFactsRow(
+        file_id=file_id,
+        duration_s=video.duration,
+        container=video.container,
+        video_codec=video.video_codec,
+        audio_codec=video.audio_codec,
+        width=video.width,
+        height=video.height,
+        frame_rate=video.frame_rate,
+        creation_time=video.creation_time,
+        make=video.make,
+        model=video.model,
+        gps_lat=video.gps_lat,
+        gps_lon=video.gps_lon,
+        pipeline=video.pipeline,
+        frame_count=len(video.frames),
+        frames=frames_text(video.frames) or None,
+        frames_trimmed=trimmed_text(video.frames) or None,
+        incomplete=video.incomplete,
+    )
+
+
+def frames_text(frames: Iterable[VideoFrame]) -> str:
+    """Meta's vPDQ lines: frame,quality,pdq,seconds (3 decimals)."""
+    return "".join(f"{f.frame_number},{f.quality},{f.pdq},{f.timestamp:.3f}\n" for f in frames)
+
+
+def trimmed_text(frames: Iterable[VideoFrame]) -> str:
+    return "".join(
+        f"{f.frame_number},{f.trimmed_quality},{f.trimmed}\n" for f in frames if f.trimmed is not None
+    )
+
+
+def stored_frames(frames: str | None, trimmed: str | None) -> list[VideoFrame]:
+    """The frames of a `video_facts` row, as the analyzer gave them (for re-matching and exports)."""
+    inner: dict[int, tuple[str, int]] = {}
+    for line in (trimmed or "").splitlines():
+        number, quality, pdq = line.split(",")
+        inner[int(number)] = (pdq, int(quality))
+    result = []
+    for line in (frames or "").splitlines():
+        number, quality, pdq, seconds = line.split(",")
+        found = inner.get(int(number))
+        result.append(
+            VideoFrame(
+                frame_number=int(number),
+                timestamp=float(seconds),
+                pdq=pdq,
+                quality=int(quality),
+                trimmed=found[0] if found else None,
+                trimmed_quality=found[1] if found else None,
+            )
+        )
+    return result
+
+
 def _add_matches(
     session: Session, facts: FileFacts, row: File, hits: Mapping[tuple[ExactMethod, str], list[ExactHit]]
 ) -> int:
-    # (entry, version, kind, method, distance, pipeline): exact hits first, so an entry matched both
-    # by digest and by PDQ is recorded once, as the stronger digest match.
-    candidates: list[tuple[int, int, str, str, int, str | None]] = []
+    # (entry, version, kind, method, distance, pipeline, details): exact hits first, so an entry matched
+    # both by digest and by PDQ is recorded once, as the stronger digest match.
+    candidates: list[tuple[int, int, str, str, int, str | None, str | None]] = []
     digests: tuple[tuple[ExactMethod, str | None], ...] = (
         ("md5", facts.md5),
         ("sha1", facts.sha1),
@@ -167,18 +228,22 @@ def _add_matches(
     )
     for method, value in digests:
         for hit in hits.get((method, value), []) if value else []:
-            candidates.append((hit.entry_id, hit.version_id, hit.kind, method, 0, None))
+            candidates.append((hit.entry_id, hit.version_id, hit.kind, method, 0, None, None))
     pdq = facts.media.pdq if facts.media else None
     for pdq_hit in facts.pdq_matches:
         pipeline = pdq.pipeline if pdq else None
         if pdq_hit.method == "pdq-trimmed" and pdq is not None and pdq.trimmed is not None:
             pipeline = pdq.trimmed.pipeline
-        candidates.append(
-            (pdq_hit.entry_id, pdq_hit.version_id, pdq_hit.kind, pdq_hit.method, pdq_hit.distance, pipeline)
-        )
+        hit_row = (pdq_hit.entry_id, pdq_hit.version_id, pdq_hit.kind, pdq_hit.method, pdq_hit.distance)
+        candidates.append((*hit_row, pipeline, None))
+    video_pipeline = facts.video.pipeline if facts.video else None
+    for video_hit in facts.video_matches:
+        details = json.dumps(video_hit.details, sort_keys=True)
+        video_row_of = (video_hit.entry_id, video_hit.version_id, video_hit.kind, video_hit.method)
+        candidates.append((*video_row_of, video_hit.distance, video_pipeline, details))
     alerts = 0
     seen: set[int] = set()
-    for entry_id, version_id, kind, match_method, distance, pdq_pipeline in candidates:
+    for entry_id, version_id, kind, match_method, distance, pdq_pipeline, match_details in candidates:
         if entry_id in seen:
             continue
         seen.add(entry_id)
@@ -190,6 +255,7 @@ def _add_matches(
                 method=match_method,
                 distance=distance,
                 pdq_pipeline=pdq_pipeline,
+                details=match_details,
             )
         )
         alerts += kind == "alert"

@@ -131,6 +131,7 @@ class File(Base):
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     media: Mapped[MediaFacts | None] = relationship(back_populates="file", uselist=False)
+    video: Mapped[VideoFacts | None] = relationship(back_populates="file", uselist=False)
     matches: Mapped[list[Match]] = relationship(back_populates="file")
 
 
@@ -162,6 +163,40 @@ class MediaFacts(Base):
     file: Mapped[File] = relationship(back_populates="media")
 
 
+class VideoFacts(Base):
+    """A video's container facts and its frame hashes (one frame a second, vPDQ-compatible).
+
+    The review thumbnails of a video (a key-frame contact sheet, sharp and blurred) live in its
+    `media_facts` row with its size, so that the gallery and item view show videos like pictures.
+    """
+
+    __tablename__ = "video_facts"
+
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id"), primary_key=True)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    container: Mapped[str | None] = mapped_column(String(80))
+    video_codec: Mapped[str | None] = mapped_column(String(40))
+    audio_codec: Mapped[str | None] = mapped_column(String(40))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    frame_rate: Mapped[float | None] = mapped_column(Float)
+    creation_time: Mapped[str | None] = mapped_column(String(40))  # as the container writes it
+    make: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(Text)
+    gps_lat: Mapped[float | None] = mapped_column(Float)
+    gps_lon: Mapped[float | None] = mapped_column(Float)
+    pipeline: Mapped[str | None] = mapped_column(String(80))  # e.g. "vpdq-s360/1"
+    frame_count: Mapped[int] = mapped_column(Integer, default=0)  # hashed frames kept
+    # The frame hashes in Meta's vPDQ text form (frame,quality,pdq,seconds a line), then those of the
+    # frames with borders trimmed (frame,quality,pdq a line): a re-match reads them, never the evidence.
+    frames: Mapped[str | None] = mapped_column(Text)
+    frames_trimmed: Mapped[str | None] = mapped_column(Text)
+    # Why hashing stopped early (time or frame budget, a broken stream); None when the whole was read.
+    incomplete: Mapped[str | None] = mapped_column(Text)
+
+    file: Mapped[File] = relationship(back_populates="video")
+
+
 class HashSet(Base):
     __tablename__ = "hash_sets"
 
@@ -175,6 +210,10 @@ class HashSet(Base):
     # Also compare rotated and mirrored variants of each picture (method "pdq-dihedral"); on by default
     # for alert sets, where a mirrored copy of known material must not slip through.
     dihedral: Mapped[bool] = mapped_column(Boolean, default=True)
+    # vPDQ: a video matches a known one when this share of its usable frames match some frame of it, and
+    # this share of the known video's usable frames are matched (Meta's defaults 80 and 0).
+    vpdq_query_percent: Mapped[float] = mapped_column(Float, default=80.0)
+    vpdq_compared_percent: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     versions: Mapped[list[HashSetVersion]] = relationship(
@@ -225,7 +264,7 @@ class HashEntry(Base):
     version_id: Mapped[int] = mapped_column(ForeignKey("hash_set_versions.id"), index=True)  # added in
     hash_set_id: Mapped[int] = mapped_column(ForeignKey("hash_sets.id"))
     retired_version_id: Mapped[int | None] = mapped_column(ForeignKey("hash_set_versions.id"))
-    hash_type: Mapped[str] = mapped_column(String(10))  # md5 | sha1 | sha256 | pdq
+    hash_type: Mapped[str] = mapped_column(String(10))  # md5 | sha1 | sha256 | pdq | vpdq (a known video)
     value: Mapped[str] = mapped_column(String(64))  # lower-case hex
     category: Mapped[str | None] = mapped_column(String(40))  # the source's own label
     series: Mapped[str | None] = mapped_column(Text)
@@ -244,9 +283,13 @@ class Match(Base):
     file_id: Mapped[int] = mapped_column(ForeignKey("files.id"), index=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("hash_entries.id"), index=True)
     hash_set_version_id: Mapped[int] = mapped_column(ForeignKey("hash_set_versions.id"))
-    method: Mapped[str] = mapped_column(String(20))  # md5 | sha1 | sha256 | pdq | pdq-dihedral | pdq-trimmed
+    # md5 | sha1 | sha256 | pdq | pdq-dihedral | pdq-trimmed | vpdq (a known video) | pdq-frame (a picture)
+    method: Mapped[str] = mapped_column(String(20))
     distance: Mapped[int] = mapped_column(Integer, default=0)
     pdq_pipeline: Mapped[str | None] = mapped_column(String(80))
+    # JSON for video matches: matched time ranges (seconds) of the file and of the known video, shares of
+    # frames matched; None for pictures and digests.
+    details: Mapped[str | None] = mapped_column(Text)
     matched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # A re-match that no longer finds this match (the entry was withdrawn or re-categorised) retires it
     # rather than deleting it: what was alerted on, and when, stays on record.

@@ -1,0 +1,134 @@
+"""Frame hashes of a 10-minute 1080p H.264 video, one core: the naive loop against Himaya's analyzer.
+
+    .venv/bin/python bench/make_video.py bench/out/video-1080p-10min-keyint60.mp4 --keyint 60
+    .venv/bin/python bench/make_video.py bench/out/video-1080p-10min-keyintdefault.mp4 --keyint default
+    .venv/bin/python bench/bench_video.py [--repeats 3] [VIDEO ...]
+
+(the two videos are what make_video.py writes: benign moving shapes over panning gradients, libx264
+preset veryfast, CRF 23, 30 frames/s, yuv420p; one with a key frame every 2 s, one with x264's default
+key-frame placement, keyint 250 + scene cuts). For each video, alternately, REPEATS times:
+
+  (a) the naive loop: PyAV decodes every frame (one thread), every 30th frame (vPDQ's one a second) is
+      converted to RGB at full size and hashed with pdqhash.compute, as Meta's vpdq-hash-video does;
+  (b) Himaya, `analyze_video` with the scan's defaults (frames to hash and the frames they depend on
+      only, scaled to a short side of 360 before PDQ, border-trimmed hash, no contact sheet);
+  (c) Himaya with full-size frames (`frame_short_side = 0`): the same bits as (a), to show what the
+      decoding choices alone save.
+
+The process is pinned to one CPU and OpenMP to one thread. It checks that (c) hashes the same frames
+to the same bits as (a), and reports how far (b)'s scaled hashes drift from the full-size ones.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import av
+import pdqhash
+
+from himaya.analyzers.pdq import bits_to_hex
+from himaya.analyzers.video import analyze_video
+from himaya.config import ImageLimits, VideoSettings
+
+OUT = Path(__file__).parent / "out"
+DEFAULT_VIDEOS = (OUT / "video-1080p-10min-keyint60.mp4", OUT / "video-1080p-10min-keyintdefault.mp4")
+
+
+def naive(path: Path) -> tuple[float, dict[int, str], int]:
+    started = time.perf_counter()
+    hashes: dict[int, str] = {}
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "NONE"
+        stream.codec_context.thread_count = 1
+        every = max(1, int(stream.average_rate))
+        count = 0
+        for count, frame in enumerate(container.decode(stream), start=1):
+            if (count - 1) % every == 0:
+                bits, _quality = pdqhash.compute(frame.to_ndarray(format="rgb24"))
+                hashes[count - 1] = bits_to_hex(bits)
+    return time.perf_counter() - started, hashes, count
+
+
+def himaya(path: Path, short_side: int) -> tuple[float, dict[int, str], int]:
+    started = time.perf_counter()
+    facts, _media = analyze_video(
+        str(path),
+        settings=VideoSettings(frame_short_side=short_side, contact_sheet=False),
+        limits=ImageLimits(),
+        thumbnails=None,
+    )
+    return (
+        time.perf_counter() - started,
+        {frame.frame_number: frame.pdq for frame in facts.frames},
+        facts.frames_decoded,
+    )
+
+
+def distance(a: str, b: str) -> int:
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("videos", nargs="*", type=Path, default=list(DEFAULT_VIDEOS))
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    missing = [str(video) for video in args.videos if not video.exists()]
+    if missing:
+        sys.exit(f"missing {', '.join(missing)}: make them with bench/make_video.py (see this file's doc)")
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    codec = av.library_versions["libavcodec"]
+    print(f"PyAV {av.__version__}, FFmpeg libavcodec {codec}, one CPU", flush=True)
+    for video in args.videos:
+        with av.open(str(video)) as container:
+            stream = container.streams.video[0]
+            packets = [p for p in container.demux(stream) if p.size]
+            keys = sum(p.is_keyframe for p in packets)
+            print(
+                f"\n{video.name}: {stream.codec_context.width}x{stream.codec_context.height}, "
+                f"{float(stream.average_rate):g} frames/s, {len(packets)} frames, {keys} key frames, "
+                f"{video.stat().st_size / 1e6:.0f} MB",
+                flush=True,
+            )
+        times: dict[str, list[float]] = {"naive": [], "himaya": [], "himaya-full": []}
+        results: dict[str, tuple[dict[int, str], int]] = {}
+        for _ in range(args.repeats):
+            for name in ("naive", "himaya", "himaya-full"):
+                if name == "naive":
+                    seconds, hashes, decoded = naive(video)
+                else:
+                    side = VideoSettings().frame_short_side if name == "himaya" else 0
+                    seconds, hashes, decoded = himaya(video, side)
+                times[name].append(seconds)
+                results[name] = (hashes, decoded)
+                print(f"  {name:12s} {seconds:7.2f} s  ({len(hashes)} hashes, {decoded} decoded)", flush=True)
+        base = statistics.median(times["naive"])
+        for name in ("himaya", "himaya-full"):
+            median = statistics.median(times[name])
+            print(f"  median {name:12s} {median:7.2f} s vs naive {base:7.2f} s: {base / median:.2f}x")
+        reference, full = results["naive"][0], results["himaya-full"][0]
+        same = sorted(reference) == sorted(full) and all(reference[n] == full[n] for n in reference)
+        print(f"  full-size frames: same frames and bits as the naive loop: {same}")
+        scaled = results["himaya"][0]
+        drift = [distance(reference[n], scaled[n]) for n in reference if n in scaled]
+        if drift:
+            print(
+                f"  scaled (short side 360) vs full-size PDQ: median {statistics.median(drift):g} bits, "
+                f"max {max(drift)} over {len(drift)} frames"
+            )
+
+
+if __name__ == "__main__":
+    main()

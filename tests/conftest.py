@@ -13,10 +13,13 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+if TYPE_CHECKING:
+    from tests.builders.videos import VideoCorpus
 
 settings.register_profile(
     "ci", derandomize=True, deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow]
@@ -105,3 +108,12 @@ def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL schema per test (see `postgres_schema`)."""
     with postgres_schema() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def video_corpus(tmp_path_factory: pytest.TempPathFactory) -> VideoCorpus:
+    """The video matching corpus (tests.builders.videos.build_corpus), encoded once per test process: about
+    15 s on one core, so every video test shares it."""
+    from tests.builders.videos import build_corpus  # PyAV is loaded only by the tests that need videos
+
+    return build_corpus(tmp_path_factory.mktemp("videos"))

@@ -14,15 +14,18 @@ from PIL import Image
 
 from himaya.analyzers.borders import content_box
 from himaya.analyzers.pdq import PIPELINE_FULL, pdq_dihedral_of_rgb
-from himaya.config import ArchiveLimits
+from himaya.analyzers.video import analyze_video
+from himaya.config import ArchiveLimits, ImageLimits, VideoSettings
 from himaya.demo.archives import FIXED_TIME
 from himaya.demo.builder import MARKER, DemoEntry, DemoLayout, build_demo, full_resolution_pdq
 from himaya.errors import UsageError
+from himaya.hashsets.vpdq import read_vpdq_file
 
 MATCH_THRESHOLD = 31  # the matcher's default PDQ distance
 MATCH_MARGIN = 20  # copies must sit well inside the threshold, so small decoder drift cannot lose them
 DISTINCT_FLOOR = 60  # unrelated pictures must sit far outside it
 PICTURES = ("original", "copy", "distinct")
+VIDEOS = ("video-original", "video-copy", "video-distinct")
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +135,7 @@ def test_every_entry_exists_and_lists_are_consistent(layout: DemoLayout) -> None
     assert not set(layout.expected_matches) & set(layout.expected_non_matches)
     repeated = [p for p, n in Counter(e.path for e in layout.entries).items() if n > 1]
     assert len(repeated) == 2, "one repeated member name in the zip and one in the nested tar"
-    assert len(layout.expected_matches) == 18
+    assert len(layout.expected_matches) == 20  # 18 pictures, the listed video and its clip
     assert set(layout.listed_originals) == {f"IMG_{n:04d}.jpg" for n in range(1, 6)}
 
 
@@ -174,6 +177,8 @@ def test_pdq_and_md5_expectations_hold(layout: DemoLayout) -> None:
     for entry in layout.entries:
         data = _read(layout, entry) if entry.kind != "bomb" else b""
         in_md5_set = hashlib.md5(data).hexdigest() in set_md5
+        if entry.kind in VIDEOS:
+            continue  # test_video_expectations_hold
         if entry.kind not in PICTURES:
             assert not entry.expected_match
             assert not in_md5_set
@@ -246,3 +251,27 @@ def test_wrong_extensions_hide_real_types(layout: DemoLayout) -> None:
     assert flagged == {"Documents/scan_0004.dat", "Documents/diagram.txt"}
     assert (layout.evidence_dir / "Documents/scan_0004.dat").read_bytes().startswith(b"\xff\xd8\xff")
     assert (layout.evidence_dir / "Documents/diagram.txt").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_video_expectations_hold(layout: DemoLayout) -> None:
+    """The listed video and its clip share frames with the vPDQ file (distance <= 31 on every frame of
+    the clip, the vPDQ rule being 80 %); the other video shares none."""
+    assert layout.vpdq_hashset is not None
+    [vpdq_file] = sorted(layout.vpdq_hashset.iterdir())
+    known = [frame.pdq for frame in read_vpdq_file(vpdq_file)]
+    assert len(known) == 12  # one frame a second of 12 s
+    videos = [entry for entry in layout.entries if entry.kind in VIDEOS]
+    assert {entry.kind for entry in videos} == set(VIDEOS)
+    for entry in videos:
+        facts, _media = analyze_video(
+            str(layout.evidence_dir / entry.path),
+            settings=VideoSettings(),
+            limits=ImageLimits(),
+            thumbnails=None,
+        )
+        nearest = [min(_distance(frame.pdq, other) for other in known) for frame in facts.frames]
+        assert entry.expected_match == (entry.kind != "video-distinct"), entry.path
+        if entry.expected_match:
+            assert max(nearest) <= MATCH_THRESHOLD, (entry.path, nearest)
+        else:
+            assert min(nearest) > DISTINCT_FLOOR, (entry.path, nearest)

@@ -34,6 +34,8 @@ def demo_scan(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoLayout, lis
     create_case(store, "DEMO-0001", "TEST demo")
     import_hash_set(store, layout.md5_hashset, name=layout.md5_hashset.stem, hash_type="md5")
     import_hash_set(store, layout.pdq_hashset, name=layout.pdq_hashset.stem, hash_type="pdq")
+    assert layout.vpdq_hashset is not None
+    import_hash_set(store, layout.vpdq_hashset, name=layout.vpdq_hashset.name, fmt="vpdq")
     run_scan(
         store,
         "DEMO-0001",

@@ -25,6 +25,7 @@ from PIL import Image, ImageOps
 
 from himaya.demo.archives import FIXED_TIME, bomb_zip, tar_gz, zip_bytes
 from himaya.demo.pictures import camera_exif, encode, photo_like
+from himaya.demo.videos import demo_video
 from himaya.errors import UsageError
 
 ORIGINAL_SIZE = (1024, 768)
@@ -41,6 +42,11 @@ DECOY_COUNT = 20  # hash-set rows that match nothing, as most rows of a real set
 BOMB_SIZE = 200 * 1024 * 1024
 HASHSET_MD5 = "TEST-demo-alert-md5.txt"
 HASHSET_PDQ = "TEST-demo-alert-pdq.txt"
+HASHSET_VPDQ = "TEST-demo-alert-vpdq"  # a folder: one vPDQ file per known video
+# A phone video in the TEST set (its vPDQ frame hashes), a shorter, smaller clip of it, and another video.
+LISTED_VIDEO = "VID_0001.mp4"
+VIDEO_SEED = 4300
+VIDEO_CREATED = "2024-05-04T10:20:30.000000Z"
 MARKER = ".himaya-demo"
 
 NOTES_TEXT = """Shopping list
@@ -62,7 +68,8 @@ class DemoEntry:
     archives on purpose; `member_index` (0-based position in its own archive) tells them apart. Both
     members of a repeated name have the same expectation, so checks keyed on the readable path hold.
     `kind` is one of: original (camera picture), copy (resized / recompressed / re-encoded original),
-    distinct (a picture unrelated to every original), corrupt, text, archive, bomb.
+    distinct (a picture unrelated to every original), corrupt, text, archive, bomb, video-original,
+    video-copy (a clip of it, smaller), video-distinct.
     """
 
     path: str
@@ -82,6 +89,7 @@ class DemoLayout:
     pdq_hashset: Path  # header pdq,category,series
     listed_originals: tuple[str, ...]  # originals in the TEST set (their MD5 and PDQ are listed)
     entries: tuple[DemoEntry, ...] = field(repr=False)
+    vpdq_hashset: Path | None = None  # folder of vPDQ files: the listed video's frame hashes
 
     @property
     def hashsets(self) -> tuple[Path, Path]:
@@ -112,7 +120,7 @@ def build_demo(out_dir: Path) -> DemoLayout:
     out_dir = Path(out_dir)
     evidence, hashsets = out_dir / "evidence", out_dir / "hashsets"
     _clear_previous(out_dir, (evidence, hashsets))
-    files = _Files(evidence, frozenset(LISTED_ORIGINALS))
+    files = _Files(evidence, frozenset((*LISTED_ORIGINALS, LISTED_VIDEO)))
 
     originals: dict[str, bytes] = {}
     for number in range(1, ORIGINAL_COUNT + 1):
@@ -201,7 +209,15 @@ def build_demo(out_dir: Path) -> DemoLayout:
     files.add("Downloads/bomb.zip", bomb_zip(BOMB_SIZE), "archive", note="zip bomb")
     files.record("Downloads/bomb.zip!/zeros.bin", "bomb", None, f"{BOMB_SIZE} zero bytes", member_index=0)
 
+    video = demo_video(VIDEO_SEED + 1, 12, creation_time=VIDEO_CREATED)
+    files.add(f"DCIM/Camera/{LISTED_VIDEO}", video, "video-original", LISTED_VIDEO, "12 s, 320x240, MPEG-4")
+    clip = demo_video(VIDEO_SEED + 1, 6, (240, 180), start=3.0, bit_rate=150_000)
+    files.add("Movies/VID_0001_clip.mp4", clip, "video-copy", LISTED_VIDEO, "6 s from 0:03, 240x180")
+    other = demo_video(VIDEO_SEED + 2, 8, creation_time=VIDEO_CREATED)
+    files.add("DCIM/Camera/VID_0002.mp4", other, "video-distinct", note="8 s, another scene")
+
     md5_file, pdq_file = _write_hashsets(hashsets, {name: originals[name] for name in LISTED_ORIGINALS})
+    vpdq_folder = _write_vpdq(hashsets / HASHSET_VPDQ, LISTED_VIDEO, video)
     (out_dir / MARKER).write_text(
         "Made by himaya.demo.builder: benign generated pictures and a TEST hash set. "
         "Building the demo again replaces evidence/ and hashsets/ here.\n"
@@ -215,6 +231,7 @@ def build_demo(out_dir: Path) -> DemoLayout:
         pdq_hashset=pdq_file,
         listed_originals=LISTED_ORIGINALS,
         entries=tuple(files.entries),
+        vpdq_hashset=vpdq_folder,
     )
 
 
@@ -251,8 +268,8 @@ class _Files:
         member_index: int | None = None,
         wrong_extension: bool = False,
     ) -> None:
-        # Only readable pictures of a listed original can match; a corrupt one is an error, not a hit.
-        expected = kind in ("original", "copy") and original in self.listed
+        # Only readable pictures and videos of a listed original can match; a corrupt one is an error.
+        expected = kind in ("original", "copy", "video-original", "video-copy") and original in self.listed
         self.entries.append(
             DemoEntry(
                 path=path,
@@ -333,6 +350,20 @@ def _write_hashsets(folder: Path, listed: dict[str, bytes]) -> tuple[Path, Path]
     md5_file.write_text("\n".join(md5_rows) + "\n", newline="\n")
     pdq_file.write_text("\n".join(pdq_rows) + "\n", newline="\n")
     return md5_file, pdq_file
+
+
+def _write_vpdq(folder: Path, name: str, video: bytes) -> Path:
+    """The listed video's frame hashes, as Meta's vpdq-hash-video writes them, hashed by Himaya itself."""
+    from himaya.analyzers.video import analyze_video
+    from himaya.config import ImageLimits, VideoSettings
+    from himaya.hashsets.vpdq import format_vpdq
+
+    facts, _media = analyze_video(
+        io.BytesIO(video), settings=VideoSettings(), limits=ImageLimits(), thumbnails=None
+    )
+    folder.mkdir(parents=True)
+    (folder / (Path(name).stem + ".txt")).write_text(format_vpdq(facts.frames), newline="\n")
+    return folder
 
 
 def _fix_times(tree: Path) -> None:

@@ -61,6 +61,10 @@ def run_demo(app_ctx: AppContext, out: Path, workers: int) -> None:
         imported = import_hash_set(store, hash_file, name=name, kind="alert", hash_type=hash_type)
         state = "unchanged" if imported.unchanged else "imported"
         console.print(f"hash set {name} v{imported.version}: {hash_file.name} ({state})")
+    if layout.vpdq_hashset is not None:  # the known video's frame hashes (Meta's vPDQ files)
+        imported = import_hash_set(store, layout.vpdq_hashset, name=layout.vpdq_hashset.name, fmt="vpdq")
+        state = "unchanged" if imported.unchanged else "imported"
+        console.print(f"hash set {layout.vpdq_hashset.name} v{imported.version}: vPDQ folder ({state})")
 
     scan_started = time.monotonic()
     summary = run_scan(

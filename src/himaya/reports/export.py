@@ -1,4 +1,8 @@
-"""`himaya export`: one record per file as JSON lines or CSV (fields as in DESIGN.md's contract)."""
+"""`himaya export`: one record per file as JSON lines or CSV (fields as in DESIGN.md's contract).
+
+The CSV columns are the same for every case, videos or not: a tool that reads them by position keeps
+working. A video's facts are in the JSON lines only; its matches' time ranges are in the matches cell.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any, TextIO
 
 from himaya.errors import UsageError
 from himaya.hashsets.categories import CategoryMap
-from himaya.reports.records import contract_record, file_records, find_case
+from himaya.reports.records import contract_record, file_records, find_case, ranges_text
 from himaya.store.db import Store
 
 FORMATS = ("jsonl", "csv")
@@ -33,8 +37,20 @@ def _matches_cell(matches: list[dict[str, Any]]) -> str:
     cells = []
     for m in matches:
         cell = f"{m['hashset']} v{m['hashset_version']} {m['method']} d={m['distance']}"
-        cells.append(f"{cell} {m['category']}" if m["category"] else cell)
+        if m["category"]:
+            cell = f"{cell} {m['category']}"
+        if m.get("details"):
+            cell = f"{cell} {_where_cell(m['details'])}"
+        cells.append(cell)
     return "; ".join(cells)
+
+
+def _where_cell(details: dict[str, Any]) -> str:
+    """Where a video match is, in the one matches cell: "[at 0:02-0:05, 0:09; 90% of frames]"."""
+    where = f"at {ranges_text(details.get('ranges'))}"
+    if details.get("query_percent") is not None:
+        where += f"; {details['query_percent']:g}% of frames"
+    return f"[{where}]"
 
 
 def export_case(
@@ -58,6 +74,9 @@ def export_case(
         for item, file, matches in file_records(session, case, only_matches, categories):
             record = contract_record(case, item, file, matches)
             if writer is not None:
+                # A spreadsheet has one row per file and fixed columns: a video's facts stay in the JSON
+                # lines export, and where its matches are goes into the matches cell.
+                record.pop("video", None)
                 record["matches"] = _matches_cell(record["matches"])
                 record["category_labels"] = "; ".join(record["category_labels"])
                 if record["path_spec"] is not None:

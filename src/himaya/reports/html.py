@@ -2,7 +2,9 @@
 
 Everything a reviewer needs to act on the scan is in one file that can be printed or attached to a case
 file: the case, its evidence, every match with its digests, method, distance and the hash-set version
-that produced it, counts by category, and every file that could not be read.
+that produced it, counts by category, and every file that could not be read. A matched video also gets
+where it matches (the time ranges of it and of the known video) and its duration and codecs, so that a
+reviewer goes to the right minute; its key-frame sheet is a picture and stays out, like every picture.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 
 from himaya import __version__
-from himaya.reports.records import MatchRecord, file_category, file_records, find_case
+from himaya.reports.records import MatchRecord, clock, file_category, file_records, find_case, ranges_text
 from himaya.store.db import Store
-from himaya.store.models import CustodyEvent, EvidenceItem, File, ScanRun
+from himaya.store.models import CustodyEvent, EvidenceItem, File, ScanRun, VideoFacts
 
 
 @dataclass
@@ -27,6 +29,21 @@ class MatchRow:
     evidence: str
     file: File
     match: MatchRecord
+
+
+@dataclass
+class VideoMatchRow:
+    """A match of a video, with where it is: known video (vpdq) or known picture in a frame (pdq-frame)."""
+
+    evidence: str
+    file: File
+    video: VideoFacts
+    match: MatchRecord
+    duration: str  # m:ss
+    ranges: str  # the matched parts of this video, "0:40-0:59, 1:30"
+    known_ranges: str  # vpdq: the parts of the known video they match
+    share: str  # vpdq: "95% of its frames (19 of 20); 40% of the known video's (19 of 48)"
+    frame_time: str  # pdq-frame: the time of the nearest frame
 
 
 @dataclass
@@ -65,6 +82,10 @@ class ReportData:
     by_mime: Counter[str] = field(default_factory=Counter)
     matches: list[MatchRow] = field(default_factory=list)
     error_files: list[tuple[str, File]] = field(default_factory=list)
+    videos: int = 0  # files read as videos (frame hashes taken)
+    video_matches: list[VideoMatchRow] = field(default_factory=list)
+    # Videos hashed in part: (evidence, file, facts, duration as m:ss).
+    partial_videos: list[tuple[str, File, VideoFacts, str]] = field(default_factory=list)
 
 
 def collect(store: Store, case_number: str) -> ReportData:
@@ -113,7 +134,37 @@ def collect(store: Store, case_number: str) -> ReportData:
             for m in matches:
                 data.by_method[m.method] += 1
                 data.matches.append(MatchRow(item.name, file, m))
+            if file.video is not None:
+                data.videos += 1
+                if file.video.incomplete:
+                    data.partial_videos.append((item.name, file, file.video, clock(file.video.duration_s)))
+                data.video_matches += [
+                    video_match_row(item.name, file, file.video, m) for m in matches if m.details is not None
+                ]
         return data
+
+
+def video_match_row(evidence: str, file: File, video: VideoFacts, match: MatchRecord) -> VideoMatchRow:
+    details = match.details or {}
+    share = ""
+    if "query_percent" in details:
+        share = (
+            f"{details['query_percent']:g}% of its frames ({details.get('frames_matched')} of "
+            f"{details.get('frames_usable')}); {details.get('compared_percent', 0):g}% of the known "
+            f"video's ({details.get('known_frames_matched')} of {details.get('known_frames_usable')})"
+        )
+    time = details.get("time")
+    return VideoMatchRow(
+        evidence=evidence,
+        file=file,
+        video=video,
+        match=match,
+        duration=clock(video.duration_s),
+        ranges=ranges_text(details.get("ranges")),
+        known_ranges=ranges_text(details.get("known_ranges")),
+        share=share,
+        frame_time=clock(time) if isinstance(time, int | float) else "",
+    )
 
 
 def evidence_row(item: EvidenceItem) -> EvidenceRow:

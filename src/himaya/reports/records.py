@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import SQLColumnExpression, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from himaya.errors import CaseNotFoundError
 from himaya.hashsets.categories import UNCATEGORIZED, CategoryMap
-from himaya.store.models import Case, EvidenceItem, File, HashEntry, HashSetVersion, Match
+from himaya.store.models import Case, EvidenceItem, File, HashEntry, HashSetVersion, Match, VideoFacts
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,11 @@ class MatchRecord:
     category_scheme: str | None = None
     victim_identified: bool | None = None
     offender_identified: bool | None = None
+    # Video matches (vpdq, pdq-frame): matched time ranges and shares of frames, as stored; None otherwise.
+    details: dict[str, Any] | None = field(default=None, hash=False)
 
     def contract(self) -> dict[str, Any]:
-        return {
+        record = {
             "hashset": self.hashset,
             "hashset_version": self.hashset_version,
             "kind": self.kind,
@@ -45,6 +47,11 @@ class MatchRecord:
             "internal_category": self.internal_category,
             "category_scheme": self.category_scheme,
         }
+        # Grown with videos, and only where there is something to say: a picture's or a digest's match
+        # keeps exactly the keys it always had (tests outside the project compare them whole).
+        if self.details is not None:
+            record["details"] = self.details
+        return record
 
 
 @dataclass(frozen=True)
@@ -103,11 +110,20 @@ def match_records(matches: list[Match], categories: CategoryMap | None = None) -
                 category_scheme=scheme,
                 victim_identified=entry.victim_identified,
                 offender_identified=entry.offender_identified,
+                details=match_details(m.details),
             )
         )
     return sorted(
         records, key=lambda r: (r.hashset, r.hashset_version, r.method, r.distance, r.category or "")
     )
+
+
+def match_details(stored: str | None) -> dict[str, Any] | None:
+    """A match's stored details (JSON text, written for video matches) as an object, or None."""
+    if not stored:
+        return None
+    details = json.loads(stored)
+    return details if isinstance(details, dict) else None
 
 
 def _code_point_order(session: Session, *columns: SQLColumnExpression[str]) -> list[SQLColumnExpression[str]]:
@@ -131,6 +147,12 @@ def with_media_and_matches() -> tuple[LoaderOption, ...]:
     )
 
 
+def with_video_facts() -> tuple[LoaderOption, ...]:
+    """Loader options for a video's container facts, without its frame hashes (a line a second: a long
+    video's are hundreds of kilobytes, which no record or report shows)."""
+    return (selectinload(File.video).options(defer(VideoFacts.frames), defer(VideoFacts.frames_trimmed)),)
+
+
 def file_records(
     session: Session, case: Case, only_matches: bool = False, categories: CategoryMap | None = None
 ) -> Iterator[tuple[EvidenceItem, File, list[MatchRecord]]]:
@@ -139,7 +161,7 @@ def file_records(
         select(File, EvidenceItem)
         .join(EvidenceItem, File.evidence_id == EvidenceItem.id)
         .where(EvidenceItem.case_id == case.id)
-        .options(*with_media_and_matches())
+        .options(*with_media_and_matches(), *with_video_facts())
         .order_by(*_code_point_order(session, EvidenceItem.name), EvidenceItem.id)
         .order_by(*_code_point_order(session, File.path, File.locator))
         .execution_options(yield_per=500)
@@ -185,7 +207,47 @@ def contract_record(case: Case, item: EvidenceItem, file: File, matches: list[Ma
         "accessed": _iso(file.accessed),
         "changed": _iso(file.changed),
         "path_spec": json.loads(file.path_spec) if file.path_spec else None,
+        # Grown with videos, on a video's record only (the key set of every other record stays as it was):
+        # container facts and how its frames were hashed. Its matches carry the matched time ranges.
+        **({"video": video_record(file.video)} if file.video is not None else {}),
     }
+
+
+def video_record(video: VideoFacts) -> dict[str, Any]:
+    """The `video` object of a video's export record: what the container says, and how much was hashed."""
+    return {
+        "duration": video.duration_s,  # seconds
+        "container": video.container,
+        "video_codec": video.video_codec,
+        "audio_codec": video.audio_codec,
+        "width": video.width,
+        "height": video.height,
+        "frame_rate": video.frame_rate,
+        "creation_time": video.creation_time,  # as the container writes it
+        "make": video.make,
+        "model": video.model,
+        "gps_lat": video.gps_lat,
+        "gps_lon": video.gps_lon,
+        "pipeline": video.pipeline,
+        "frame_count": video.frame_count,  # frames hashed (about one a second)
+        "incomplete": video.incomplete,  # why hashing stopped before the end; null when all was read
+    }
+
+
+def ranges_text(ranges: object) -> str:
+    """Matched time ranges ([[start, end], ...] in seconds, from a match's details) for people:
+    "0:40-0:59, 1:30"; "" when there are none or they are not ranges."""
+    # Imported here: the matcher brings the PDQ index (faiss) with it, which an export does not need.
+    from himaya.matching.video import format_ranges
+
+    if not isinstance(ranges, list) or not all(isinstance(r, list) and len(r) == 2 for r in ranges):
+        return ""
+    return format_ranges(ranges)
+
+
+def clock(seconds: float | None) -> str:
+    """A duration as the matched ranges are written (m:ss, h:mm:ss from an hour); "" when unknown."""
+    return "" if seconds is None else ranges_text([[seconds, seconds]])
 
 
 def _iso(value: datetime | None) -> str | None:

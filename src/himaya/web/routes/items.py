@@ -1,4 +1,8 @@
-"""The item view: everything known about one picture's content, without showing more than asked."""
+"""The item view: everything known about one picture's or video's content, without showing more than asked.
+
+A video shows like a picture (its key-frame sheet is its thumbnail, blurred and grey until revealed), with
+its container facts and, per match, where in the video the match is.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import Response
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
-from himaya.reports.records import match_records
+from himaya.reports.records import clock, match_records, ranges_text
 from himaya.review import decisions as decisions
 from himaya.security import audit
-from himaya.store.models import EvidenceItem, File, GalleryItem, HashProposal, Match, MediaFacts
+from himaya.store.models import EvidenceItem, File, GalleryItem, HashProposal, Match, MediaFacts, VideoFacts
 from himaya.web.context import Ctx, require_case, user_ctx
 from himaya.web.i18n import N_
 
@@ -26,6 +31,12 @@ def item_view(case_number: str, file_id: int, c: Annotated[Ctx, Depends(user_ctx
     if file is None or evidence is None or evidence.case_id != case.id:
         raise HTTPException(status_code=404, detail=N_("no such file in this case"))
     media = c.db.get(MediaFacts, file_id)
+    # Not its frame hashes: a line a second, which the page does not show.
+    video = c.db.scalar(
+        select(VideoFacts)
+        .where(VideoFacts.file_id == file_id)
+        .options(defer(VideoFacts.frames), defer(VideoFacts.frames_trimmed))
+    )
     item = c.db.get(GalleryItem, file_id)
     evidence_ids = select(EvidenceItem.id).where(EvidenceItem.case_id == case.id)
     locations = (
@@ -88,6 +99,9 @@ def item_view(case_number: str, file_id: int, c: Annotated[Ctx, Depends(user_ctx
         case=case,
         file=file,
         media=media,
+        video=video,
+        clock=clock,
+        ranges_text=ranges_text,
         item=item,
         evidence=evidence,
         locations=locations,

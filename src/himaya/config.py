@@ -112,9 +112,10 @@ class VideoSettings:
     # hashed in part, with the reason.
     max_seconds: float = 600.0
     max_frames: int = 2_000_000
-    # Videos inside archives or captures are decoded from memory up to this size (bytes); larger ones
-    # are digested only. Videos on disk or in disk images are read in place at any size.
-    max_buffer_bytes: int = 2 * 1024 * 1024 * 1024
+    # Videos inside archives or captures are decoded from an encrypted spool (memory, then an encrypted
+    # temporary file) up to this size; larger ones are digested only. Videos on disk or in disk images are
+    # read in place at any size.
+    max_buffer_bytes: int = 64 * 1024 * 1024 * 1024
     contact_sheet: bool = True
 
 

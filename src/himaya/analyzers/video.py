@@ -28,7 +28,8 @@ Hostile input: FFmpeg reads through a Python file object (no protocol is ever op
 `http://...` or a playlist cannot make it fetch anything), only container demuxers Himaya expects are
 allowed (no HLS, concat or image sequences), frames over the picture limit are refused before decoding,
 and a time and frame budget bounds an endless or broken stream. A stream that breaks part-way keeps the
-frames hashed so far and says where it stopped.
+frames hashed so far and says where it stopped; so does a file cut short, which Matroska and MP4 with
+its index in front end without an error: its packets then hold seconds less than its container declares.
 """
 
 from __future__ import annotations
@@ -88,6 +89,9 @@ _MAX_GROUP_PACKETS = 1200
 _MAX_GROUP_BYTES = 256 * 1024 * 1024
 _MAX_BAD_PACKETS = 200  # decoding errors in a row before the stream is called broken
 _SHEET_CELLS = 9
+# Video a file's packets may lack against the length its container declares before it is called cut short
+# (a last frame shown longer, an edit list, an estimate from the bit rate are well under this).
+_MISSING_SECONDS = 2.0
 _PRUNE_NEVER = -1
 
 
@@ -165,8 +169,11 @@ def analyze_video(
                 metadata_errors="replace",
             )
         except (av.error.FFmpegError, ValueError, OSError, EOFError) as error:
-            reason = f"not a readable video (corrupt, truncated or another format): {error}"
-            raise VideoError(reason) from None
+            # FFmpeg's message quotes the file name: the examiner's own path has no place in a record.
+            cause = getattr(error, "strerror", None) or type(error).__name__
+            raise VideoError(
+                f"not a readable video (corrupt, truncated or another format): {cause}"
+            ) from None
         except MemoryError:
             raise VideoError("video header needs more memory than this worker has") from None
         with container:
@@ -201,9 +208,12 @@ def _analyze(
     try:
         sampler.run(container, threads)
     except av.error.FFmpegError as error:
-        sampler.stop(f"the stream could not be read further ({error})")
+        cause = getattr(error, "strerror", None) or type(error).__name__
+        sampler.stop(f"the stream could not be read further ({cause})")
     except MemoryError:
         sampler.stop("decoding needed more memory than this worker has")
+    if sampler.incomplete is None and sampler.frames:
+        sampler.check_length(_declared_seconds(container, stream))
     facts.frames = sampler.frames
     facts.frames_decoded = sampler.decoded
     facts.incomplete = sampler.incomplete
@@ -243,6 +253,8 @@ class _Sampler:
         self.began = time.monotonic()
         self.bad_packets = 0
         self.sent_since_flush = False
+        # The first and last packet timestamps demuxed: how much video the file holds, decoded or not.
+        self.packet_span: tuple[int, int] | None = None
         # One scaler for the whole video: FFmpeg's swscale set-up costs ten times the scaling itself.
         self.scaler = VideoReformatter()
 
@@ -260,6 +272,9 @@ class _Sampler:
                 return
             if packet.size == 0:  # the demuxer's end-of-stream marker; the decoder is drained below
                 continue
+            if packet.pts is not None:
+                low, high = self.packet_span or (packet.pts, packet.pts)
+                self.packet_span = (min(low, packet.pts), max(high, packet.pts))
             if packet.is_keyframe and group:
                 self._decode_group(group, whole=True)
                 group, group_bytes = [], 0
@@ -277,6 +292,19 @@ class _Sampler:
         if self.incomplete is None:
             at = f" at {self.last_pts_seconds():.1f} s" if self.last_pts is not None else ""
             self.incomplete = f"{reason}{at}; the {len(self.frames)} frames hashed before are kept"
+
+    def check_length(self, declared: float | None) -> None:
+        """A file cut short ends without an error (Matroska, for one, just stops): compare the video its
+        packets hold with the length its container declares, and say so when seconds are missing."""
+        if declared is None or self.packet_span is None:
+            return
+        low, high = self.packet_span
+        held = (high - low) * float(self.time_base) + self.frame_pts * float(self.time_base)
+        if declared - held > max(_MISSING_SECONDS, 2 * self.settings.seconds_per_hash):
+            self.incomplete = (
+                f"the video stream ends at {held:.1f} s of the {declared:.1f} s its container declares "
+                f"(the file is cut short or damaged); the {len(self.frames)} frames hashed are kept"
+            )
 
     def last_pts_seconds(self) -> float:
         if self.last_pts is None or self.start is None:
@@ -394,6 +422,7 @@ class _Sampler:
 
 # ---------------------------------------------------------------------- metadata
 
+_DURATION_TAG = re.compile(r"^(\d+):([0-5]\d):(\d+(?:\.\d+)?)$")
 _ISO6709 = re.compile(r"^\s*([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)")
 _MAKE_KEYS = ("com.apple.quicktime.make", "make", "manufacturer", "com.android.manufacturer")
 _MODEL_KEYS = ("com.apple.quicktime.model", "model", "com.android.model")
@@ -429,6 +458,20 @@ def _read_metadata(container: Any, facts: VideoFacts) -> None:
     location = _first(lowered, _LOCATION_KEYS)
     if location:
         facts.gps_lat, facts.gps_lon = _iso6709(location)
+
+
+def _declared_seconds(container: Any, stream: Any) -> float | None:
+    """How long the container says the video stream is: its own duration, Matroska's per-stream DURATION
+    tag, or, with no other stream to make it longer, the container's duration."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    tag = _DURATION_TAG.match(str((stream.metadata or {}).get("DURATION", "")))
+    if tag:
+        hours, minutes, seconds = tag.groups()
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    if len(container.streams) == 1 and container.duration and container.duration > 0:
+        return float(container.duration / av.time_base)
+    return None
 
 
 def _clean(tags: Any) -> Iterator[tuple[str, str]]:

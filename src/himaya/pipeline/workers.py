@@ -252,7 +252,9 @@ def analyse_entry(
     settings = ctx.settings
     hasher = MultiHasher(parallel=ctx.parallel_digests)
     image_buffer: bytearray | None = None
-    video_buffer: bytearray | None = None  # a video with no path to reopen (an archive member, a capture)
+    # A video with no path to reopen (an archive member, a capture) is decoded from an encrypted spool: in
+    # memory while small, in an encrypted temporary file past the spool limit (a 4-hour film in a zip).
+    video_spool: EncryptedSpool | None = None
     video = False
     spool: EncryptedSpool | None = None
     archive_format: str | None = None
@@ -268,7 +270,7 @@ def analyse_entry(
             video = settings.video.enabled and is_video(facts.mime, entry.path)
             in_memory = video and entry.disk_path is None and entry.path_spec is None
             if in_memory and (entry.size or 0) <= settings.video.max_buffer_bytes:
-                video_buffer = bytearray()
+                video_spool = EncryptedSpool(settings.archive.spool_memory_limit)
             if entry.depth < settings.archive.max_depth:
                 archive_format = detect_archive(head, entry.path)
             if archive_format and entry.disk_path is None and entry.path_spec is None:
@@ -282,17 +284,19 @@ def analyse_entry(
                         image_buffer = None  # too big to decode; digests still cover it
                     else:
                         image_buffer += chunk
-                if video_buffer is not None:
-                    if len(video_buffer) + len(chunk) > settings.video.max_buffer_bytes:
-                        video_buffer = None
+                if video_spool is not None:
+                    if video_spool.size + len(chunk) > settings.video.max_buffer_bytes:
+                        video_spool.close()
+                        video_spool = None
                     else:
-                        video_buffer += chunk
+                        video_spool.write(chunk)
                 if spool is not None:
                     spool.write(chunk)
                 chunk = stream.read(CHUNK)
     except (OSError, EvidenceError) as exc:
-        if spool is not None:
-            spool.close()
+        for opened in (spool, video_spool):
+            if opened is not None:
+                opened.close()
         _add_error(facts, _describe(exc))
         yield facts
         return
@@ -303,7 +307,7 @@ def analyse_entry(
     if image_buffer is not None:
         _analyse_picture(bytes(image_buffer), facts, ctx)
     elif video:
-        _analyse_video(entry, video_buffer, facts, ctx)
+        _analyse_video(entry, video_spool, facts, ctx)
 
     if archive_format:
         try:
@@ -376,7 +380,9 @@ def _analyse_picture(data: bytes, facts: FileFacts, ctx: WorkerContext) -> None:
         flush_matches(ctx)
 
 
-def _analyse_video(entry: FileEntry, buffer: bytearray | None, facts: FileFacts, ctx: WorkerContext) -> None:
+def _analyse_video(
+    entry: FileEntry, spool: EncryptedSpool | None, facts: FileFacts, ctx: WorkerContext
+) -> None:
     """Frame hashes, container facts and contact sheet; then the video is matched on its own (its frames
     are a batch already)."""
     settings = ctx.settings
@@ -385,10 +391,12 @@ def _analyse_video(entry: FileEntry, buffer: bytearray | None, facts: FileFacts,
         source = entry.disk_path
     elif entry.path_spec is not None and entry.open is not None:
         source = entry.open()  # a file in a disk image: seekable, opened again
-    elif buffer is not None:
-        source = io.BytesIO(buffer)
+    elif spool is not None:
+        spool.seek(0)
+        source = spool
     else:
-        _add_error(facts, "video is too large to decode from memory; its digests are recorded")
+        limit = settings.video.max_buffer_bytes / 2**30
+        _add_error(facts, f"video inside a container is over the {limit:g} GiB spool limit; digests only")
         return
     try:
         video, media = analyze_video(

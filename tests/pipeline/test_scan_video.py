@@ -345,3 +345,37 @@ def test_worker_processes_match_videos(video_corpus: VideoCorpus, tmp_path: Path
         assert facts["other.webm"] is not None and facts["other.webm"].frame_count == 20
     finally:
         store.close()
+
+
+def test_video_scan_and_rematch_on_postgresql(
+    video_corpus: VideoCorpus, tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Server mode: video facts, vpdq entries and match details through PostgreSQL, scan and re-match."""
+    monkeypatch.setenv("HIMAYA_DATABASE_URL", postgres_url)
+    store = open_store(tmp_path / "home")
+    try:
+        known = known_videos(video_corpus, tmp_path / "known")
+        import_hash_set(store, known, name="TEST-VIDEOS", fmt="vpdq")
+        seized = tmp_path / "seized"
+        seized.mkdir()
+        for path in (video_corpus.clip, video_corpus.unrelated[2]):
+            shutil.copyfile(path, seized / path.name)
+        scan(store, "C-PG-TEST", [seized])
+        found = hits(store, "C-PG-TEST")
+        [hit] = found["clip.mp4"]
+        assert (hit.media_id, hit.method) == ("original", "vpdq")
+        assert hit.details["known_ranges"] == [[CLIP_START, CLIP_START + CLIP_SECONDS - 1]]
+        assert found["unrelated-5.flv"] == []
+        facts = video_facts(store, "C-PG-TEST")["clip.mp4"]
+        assert facts is not None and facts.frame_count == CLIP_SECONDS
+        # A stricter set setting retires the match on re-match; relaxing it brings the same row back.
+        import_hash_set(store, known, name="TEST-VIDEOS", fmt="vpdq", vpdq_compared_percent=50)
+        [result] = rematch(store, ["C-PG-TEST"])
+        assert (len(result.new), len(result.lost)) == (0, 1)
+        import_hash_set(store, known, name="TEST-VIDEOS", fmt="vpdq", vpdq_compared_percent=0)
+        [result] = rematch(store, ["C-PG-TEST"])
+        assert (len(result.new), len(result.lost)) == (1, 0)
+        [again] = hits(store, "C-PG-TEST")["clip.mp4"]
+        assert again.details == hit.details
+    finally:
+        store.close()

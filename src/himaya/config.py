@@ -103,6 +103,11 @@ class VideoSettings:
     enabled: bool = True  # False: videos are digested only (exact hash sets still match them)
     # One frame hashed every this many seconds (vPDQ's secondsPerHash).
     seconds_per_hash: float = 1.0
+    # "exact": vPDQ's frames (every int(seconds_per_hash * fps)-th), decoded with what they depend on.
+    # "keyframes", for a fast triage pass: a group of pictures at most two intervals long is sampled by its
+    # key frame alone (no other frame decoded), longer groups exactly; fewer frames hashed (one every 2 s
+    # with a key frame every 2 s), on key frames' times rather than vPDQ's.
+    sampling: str = "exact"
     # Frames are scaled (by a whole factor, area-averaged) so the short side stays at least this long
     # before PDQ; 0 hashes full frames as Meta's tool does (slower, same bits as vpdq-hash-video).
     frame_short_side: int = 360

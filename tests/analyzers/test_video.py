@@ -34,6 +34,7 @@ from tests.builders.videos import (
     garbage_tail,
     letterbox,
     make_video,
+    reencode,
     truncated,
     with_metadata,
 )
@@ -294,6 +295,42 @@ def test_groups_after_the_last_frame_to_hash_are_not_decoded(folder: Path) -> No
     assert facts.frames_decoded <= 0.6 * total  # measured 35 of 100
     every_other, _ = analyze(path, VideoSettings(seconds_per_hash=2.0))
     assert every_other.frames_decoded <= 0.1 * total  # one key frame per group: measured 5
+
+
+def test_key_frame_sampling_hashes_short_groups_by_their_key_frame_alone(folder: Path) -> None:
+    path = make_video(folder / "keys.mp4", seconds=10, size=SIZE, fps=FPS, gop=2 * FPS, seed=12)
+    exact, _ = analyze(path)
+    keys, _ = analyze(path, VideoSettings(sampling="keyframes"))
+    assert keys.pipeline == "vpdq-s360-keyframes/1"
+    # One key frame every 2 s: each group is stood for by its key frame, the only frame decoded.
+    assert [f.frame_number for f in keys.frames] == [0, 20, 40, 60, 80]
+    assert keys.frames_decoded == 5
+    # The same frames as the exact sampling gives at those numbers, to the bit.
+    by_number = {f.frame_number: f.pdq for f in exact.frames}
+    assert [f.pdq for f in keys.frames] == [by_number[f.frame_number] for f in keys.frames]
+    assert keys.incomplete is None
+
+
+def test_key_frame_sampling_samples_long_groups_exactly(folder: Path) -> None:
+    path = make_video(folder / "long-groups.mp4", seconds=12, size=SIZE, fps=FPS, gop=6 * FPS, seed=13)
+    exact, _ = analyze(path)
+    keys, _ = analyze(path, VideoSettings(sampling="keyframes"))
+    # Groups of 6 s are longer than two intervals: vPDQ's frames, as the exact sampling takes them.
+    assert [(f.frame_number, f.pdq) for f in keys.frames] == [(f.frame_number, f.pdq) for f in exact.frames]
+
+
+def test_a_copy_sampled_by_key_frames_still_matches_its_known_video(folder: Path) -> None:
+    from himaya.matching.video import ActiveVideo, VideoIndex, match_video
+
+    original = make_video(folder / "known.mp4", seconds=20, size=SIZE, fps=FPS, gop=2 * FPS, seed=14)
+    copy = reencode(original, folder / "copy.mp4", size=(120, 90))
+    known, _ = analyze(original)  # what a partner's vPDQ file holds: every second
+    index = VideoIndex.build([(41, [(f.pdq, f.quality, f.timestamp) for f in known.frames])])
+    videos = ActiveVideo(9, "TEST-VIDEOS", "alert", threshold=31, min_quality=50, frames=index)
+    sampled, _ = analyze(copy, VideoSettings(sampling="keyframes"))
+    assert len(sampled.frames) < len(known.frames)
+    [hit] = match_video(sampled.frames, [videos])
+    assert (hit.entry_id, hit.method, hit.details["query_percent"]) == (41, "vpdq", 100.0)
 
 
 def test_seconds_per_hash_and_pruning(folder: Path, source: Path, source_facts: VideoFacts) -> None:

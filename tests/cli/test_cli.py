@@ -104,6 +104,7 @@ HELP = {
         "--no-thumbnails", "--quiet", "--recovery-key-file", "--startup-key-file", "--prompt", "--no-prompt",
         "--shadow-copies", "--carve", "--no-carve", "--verify", "--no-verify", "--video", "--no-video",
         "--video-seconds-per-hash", "--video-short-side", "--video-prune", "--video-budget",
+        "--video-sampling",
     ],
     ("evidence",): ["info"],
     ("evidence", "info"): [
@@ -183,12 +184,13 @@ def test_malformed_hash_list_fails_exit_1_naming_the_line(himaya: Cli, tmp_path:
         (("hashset", "import", "{evidence}/a.txt"), "Missing option '--name'"),
         (("export", "C-1", "--format", "xml"), "unknown export format 'xml'"),
         (("scan", "C-1", "{evidence}", "--workers", "many"), "Invalid value for '--workers'"),
+        (("scan", "C-1", "{evidence}", "--video-sampling", "fast"), "use exact or keyframes"),
         (("no-such-command",), "No such command"),
     ],
     ids=[
         "scan-unknown-case", "export-unknown-case", "missing-evidence", "scan-no-arguments",
         "scan-no-evidence", "case-create-no-number", "import-no-name", "unknown-export-format",
-        "workers-not-a-number", "unknown-command",
+        "workers-not-a-number", "unknown-video-sampling", "unknown-command",
     ],
 )  # fmt: skip
 def test_bad_usage_exits_2_with_a_message(

@@ -111,7 +111,8 @@ def video_pipeline(settings: VideoSettings) -> str:
     """What a court needs to reproduce the frame hashes: frame choice, scale rule and hasher version."""
     scale = f"s{settings.frame_short_side}" if settings.frame_short_side else "full"
     step = "" if settings.seconds_per_hash == 1.0 else f"-every{settings.seconds_per_hash:g}s"
-    return f"vpdq-{scale}{step}/1"
+    keys = "-keyframes" if settings.sampling == "keyframes" else ""
+    return f"vpdq-{scale}{step}{keys}/1"
 
 
 @dataclass
@@ -255,6 +256,8 @@ class _Sampler:
         self.sent_since_flush = False
         # The first and last packet timestamps demuxed: how much video the file holds, decoded or not.
         self.packet_span: tuple[int, int] | None = None
+        self.key_frames_only = settings.sampling == "keyframes"
+        self.force = False  # hash the next frame out of the decoder whatever its time (a sampled key frame)
         # One scaler for the whole video: FFmpeg's swscale set-up costs ten times the scaling itself.
         self.scaler = VideoReformatter()
 
@@ -318,9 +321,15 @@ class _Sampler:
         unknown = len(stamps) < len(packets)
         last = max(stamps) if stamps else None
         if whole and not unknown and last is not None and last < self.next_target - self.tolerance:
-            if self.sent_since_flush:  # frames still inside the decoder may be ones to hash
-                self._take(self._decode(None))
-                self._reset()
+            self._drain()
+            return
+        if (
+            self.key_frames_only
+            and whole
+            and not unknown
+            and last is not None
+            and self._key_only(packets, last)
+        ):
             return
         context = self.stream.codec_context
         stopped = False
@@ -336,6 +345,30 @@ class _Sampler:
             self._take(self._decode(packet))
             self._check_budget()
         if stopped:
+            self._reset()
+
+    def _key_only(self, packets: list[Any], last: float) -> bool:
+        """Key-frame sampling: a group at most two hash intervals long stands for its key frame alone, the
+        one frame that decodes without any other. False: a longer group, sampled exactly."""
+        key = packets[0]
+        if not key.is_keyframe or last - key.pts + self.frame_pts > 2 * self.step_pts + self.tolerance:
+            return False
+        self._drain()
+        if self.start is not None and key.pts < self.next_target - self.step_pts / 2:
+            return True  # too near the frame hashed before it (a scene-cut key frame): nothing to hash
+        self.stream.codec_context.skip_frame = "DEFAULT"
+        self.force = True
+        self._take(self._decode(key))
+        self._take(self._decode(None))  # out of the decoder's reorder delay
+        self.force = False
+        self._reset()
+        self._check_budget()
+        return True
+
+    def _drain(self) -> None:
+        """Take what the decoder still holds (frames to hash among them) and reset it for a jump."""
+        if self.sent_since_flush:
+            self._take(self._decode(None))
             self._reset()
 
     def _decode(self, packet: Any) -> Iterable[Any]:
@@ -377,11 +410,14 @@ class _Sampler:
             if self.start is None:
                 self.start = pts
                 self.next_target = pts
-            if pts < self.next_target - self.tolerance:
+            if pts < self.next_target - self.tolerance and not self.force:
                 continue
+            self.force = False
             self._hash(frame, pts)
             # The next target past this frame (a frame may stand for several targets across a gap).
             passed = math.floor((pts - self.start + self.tolerance) / self.step_pts) + 1
+            if self.key_frames_only:  # a key frame off the grid: not another hash a moment later
+                passed = math.floor((pts - self.start + self.step_pts / 2) / self.step_pts) + 1
             self.target_index = max(self.target_index + 1, passed)
             self.next_target = self.start + self.target_index * self.step_pts
 

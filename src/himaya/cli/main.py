@@ -584,6 +584,14 @@ def scan(
     video_seconds: Annotated[
         float, typer.Option("--video-seconds-per-hash", help="Hash one video frame every this many seconds.")
     ] = VideoSettings().seconds_per_hash,
+    video_sampling: Annotated[
+        str,
+        typer.Option(
+            "--video-sampling",
+            help="exact (vPDQ's frames, the default) or keyframes (triage: a key frame stands for a group of "
+            "pictures up to 2 s long, nothing else of it decoded; fewer frames hashed).",
+        ),
+    ] = VideoSettings().sampling,
     video_short_side: Annotated[
         int,
         typer.Option(
@@ -619,6 +627,10 @@ def scan(
     """
     from himaya.pipeline.scan import run_scan
 
+    if video_sampling not in ("exact", "keyframes"):
+        raise UsageError(f"--video-sampling {video_sampling!r}: use exact or keyframes")
+    if video_seconds <= 0:
+        raise UsageError("--video-seconds-per-hash must be above 0, e.g. 1 (vPDQ's default)")
     app_ctx = _ctx(ctx)
     passwords = _read_passwords(password_file, password)
     settings = ScanSettings(
@@ -633,6 +645,7 @@ def scan(
         video=VideoSettings(
             enabled=video,
             seconds_per_hash=video_seconds,
+            sampling=video_sampling,
             frame_short_side=video_short_side,
             prune_distance=video_prune,
             max_seconds=video_budget,

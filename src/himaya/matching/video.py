@@ -151,6 +151,11 @@ class _Found:
     frames: dict[int, int] = field(default_factory=dict)  # query frame index -> best distance
     rows: set[int] = field(default_factory=set)
 
+    def offer(self, frame: int, distance: int) -> None:
+        best = self.frames.get(frame)
+        if best is None or distance < best:
+            self.frames[frame] = distance
+
 
 def match_video(
     frames: Sequence[VideoFrame],
@@ -211,9 +216,7 @@ def _match_videos(frames: Sequence[VideoFrame], video_set: ActiveVideo, step: fl
             if qualities[row] < video_set.min_quality:
                 continue
             item = found.setdefault(int(entries[row]), _Found())
-            best = item.frames.get(owner)
-            if best is None or distance < best:
-                item.frames[owner] = distance
+            item.offer(owner, distance)
             item.rows.add(row)
     known_usable = index.usable_counts(video_set.min_quality)
     times = np.asarray(index.times)
@@ -257,10 +260,7 @@ def _match_pictures(frames: Sequence[VideoFrame], pdq_set: ActivePdq, step: floa
     found: dict[int, _Found] = {}
     for owner, hits in zip(owners, pdq_set.index.search_many(hashes, pdq_set.threshold), strict=True):
         for entry_id, distance in hits:
-            item = found.setdefault(entry_id, _Found())
-            best = item.frames.get(owner)
-            if best is None or distance < best:
-                item.frames[owner] = distance
+            found.setdefault(entry_id, _Found()).offer(owner, distance)
     results = []
     for entry_id, item in found.items():
         nearest = min(item.frames, key=lambda n: (item.frames[n], n))

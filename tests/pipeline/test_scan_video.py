@@ -42,6 +42,7 @@ from himaya.store.models import (
     Match,
     VideoFacts,
 )
+from tests.builders.disks import ext4_image
 from tests.builders.evidence import full_pdq
 from tests.builders.images import encode
 from tests.builders.videos import CLIP_SECONDS, CLIP_START, VideoCorpus, frame_at
@@ -377,5 +378,27 @@ def test_video_scan_and_rematch_on_postgresql(
         assert (len(result.new), len(result.lost)) == (1, 0)
         [again] = hits(store, "C-PG-TEST")["clip.mp4"]
         assert again.details == hit.details
+    finally:
+        store.close()
+
+
+def test_videos_in_a_disk_image_live_and_deleted_are_hashed_and_matched(
+    video_corpus: VideoCorpus, tmp_path: Path
+) -> None:
+    """Read in place through the image's path spec (seekable, opened again), a deleted one by its inode."""
+    store = open_test_store(tmp_path / "home")
+    try:
+        import_hash_set(store, known_videos(video_corpus, tmp_path / "known"), name="TEST-VIDEOS", fmt="vpdq")
+        clip = video_corpus.clip.read_bytes()
+        image = ext4_image(
+            tmp_path / "phone.raw", {"DCIM/clip.mp4": clip}, deleted={"DCIM/old/clip-deleted.mp4": clip}
+        )
+        scan(store, "C-DISK-TEST", [image], carve=False)
+        found = hits(store, "C-DISK-TEST")
+        for name in ("clip.mp4", "clip-deleted.mp4"):
+            [hit] = found[name]
+            assert (hit.media_id, hit.method) == ("original", "vpdq"), name
+        facts = video_facts(store, "C-DISK-TEST")
+        assert facts["clip.mp4"] is not None and facts["clip.mp4"].frame_count == CLIP_SECONDS
     finally:
         store.close()

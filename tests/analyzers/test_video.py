@@ -267,6 +267,28 @@ def test_frames_and_hashes_equal_a_full_decode(
         assert facts.incomplete is None
 
 
+def test_open_gop_streams_hash_the_frames_a_full_decode_gives(folder: Path) -> None:
+    """Leading pictures of an open GOP refer back into the group before: that group is decoded whole."""
+    path = folder / "open-gop.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = *SIZE, "yuv420p"
+        stream.time_base = Fraction(1, FPS)
+        stream.codec_context.thread_count = 1
+        params = "open-gop=1:keyint=13:min-keyint=13:scenecut=0"
+        stream.options = {"preset": "veryfast", "x264-params": params}
+        for number in range(12 * FPS):
+            frame = av.VideoFrame.from_ndarray(frame_at(SEED, SIZE, number / FPS), format="rgb24")
+            frame.pts = number
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    assert has_reordered_frames(path)
+    facts, _ = analyze(path)
+    assert [(f.frame_number, f.pdq, f.quality) for f in facts.frames] == naive_frames(path, VideoSettings())
+
+
 def test_full_frames_hash_as_pdqhash_on_the_whole_rgb_frame(folder: Path) -> None:
     size = (960, 720)  # scaled by 2 under the default frame_short_side of 360
     path = make_video(folder / "hd.mp4", seconds=3, size=size, fps=5, seed=8)

@@ -268,6 +268,9 @@ class _Sampler:
         context.thread_count = threads
         if threads <= 1:
             self.stream.thread_type = "NONE"
+        # A whole group waits for the next one: if that one opens with leading pictures (an open GOP, whose
+        # first frames refer back into this group), this group is decoded to its end, never cut short.
+        waiting: list[Any] | None = None
         group: list[Any] = []
         group_bytes = 0
         for packet in container.demux(self.stream):
@@ -279,13 +282,19 @@ class _Sampler:
                 low, high = self.packet_span or (packet.pts, packet.pts)
                 self.packet_span = (min(low, packet.pts), max(high, packet.pts))
             if packet.is_keyframe and group:
-                self._decode_group(group, whole=True)
-                group, group_bytes = [], 0
+                if waiting is not None:
+                    self._decode_group(waiting, whole=True, keep_going=_has_leading(group))
+                waiting, group, group_bytes = group, [], 0
             group.append(packet)
             group_bytes += packet.size
             if len(group) >= _MAX_GROUP_PACKETS or group_bytes >= _MAX_GROUP_BYTES:
+                if waiting is not None:
+                    self._decode_group(waiting, whole=True, keep_going=True)
+                    waiting = None
                 self._decode_group(group, whole=False)
                 group, group_bytes = [], 0
+        if waiting is not None and self.incomplete is None:
+            self._decode_group(waiting, whole=True, keep_going=_has_leading(group))
         if group and self.incomplete is None:
             self._decode_group(group, whole=True)
         if self.incomplete is None and self.sent_since_flush:
@@ -314,12 +323,14 @@ class _Sampler:
             return 0.0
         return (self.last_pts - self.start) * float(self.time_base)
 
-    def _decode_group(self, packets: list[Any], whole: bool) -> None:
+    def _decode_group(self, packets: list[Any], whole: bool, keep_going: bool = False) -> None:
         """Decode what a group of pictures must give: nothing if no frame to hash lies in it, and only up
-        to its last frame to hash when the whole group is known (`whole`)."""
+        to its last frame to hash when the whole group is known (`whole`) and the next group needs none of
+        its frames (not `keep_going`)."""
         stamps = [p.pts for p in packets if p.pts is not None]
         unknown = len(stamps) < len(packets)
         last = max(stamps) if stamps else None
+        whole = whole and not keep_going
         if whole and not unknown and last is not None and last < self.next_target - self.tolerance:
             self._drain()
             return
@@ -463,6 +474,15 @@ _ISO6709 = re.compile(r"^\s*([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)")
 _MAKE_KEYS = ("com.apple.quicktime.make", "make", "manufacturer", "com.android.manufacturer")
 _MODEL_KEYS = ("com.apple.quicktime.model", "model", "com.android.model")
 _LOCATION_KEYS = ("com.apple.quicktime.location.ISO6709", "location", "location-eng")
+
+
+def _has_leading(group: list[Any]) -> bool:
+    """Does this group open with leading pictures: frames shown before its key frame, decoded after it,
+    that may refer to frames of the group before (an open GOP)?"""
+    if not group or group[0].pts is None:
+        return bool(group)  # no timestamps to tell by: assume so
+    key = group[0].pts
+    return any(packet.pts is None or packet.pts < key for packet in group[1:])
 
 
 def _read_metadata(container: Any, facts: VideoFacts) -> None:

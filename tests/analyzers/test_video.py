@@ -452,6 +452,41 @@ def test_contact_sheet_is_stored_sharp_and_blurred(folder: Path, source: Path) -
     assert none_sink.blobs == {} and without.thumbnail_blob is None and without.blurred_blob is None
 
 
+def test_contact_sheet_cells_are_turned_as_the_container_says_and_hashes_are_not(folder: Path) -> None:
+    """A phone held upright stores landscape frames and a display rotation: people see them upright."""
+    plain, turned = folder / "upright.mp4", folder / "turned.mp4"
+    for path, rotation in ((plain, 0), (turned, 90)):
+        with av.open(str(path), "w") as container:
+            stream = container.add_stream("mpeg4", rate=FPS)
+            stream.width, stream.height, stream.pix_fmt = *SIZE, "yuv420p"
+            if rotation:
+                stream.set_display_rotation(rotation)
+            for number in range(3 * FPS):
+                pixels = frame_at(SEED, SIZE, number / FPS)
+                pixels[:, : SIZE[0] // 2] = 255  # the left half white: where it ends up tells the turn
+                frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+                frame.pts = number
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+    sheets: dict[Path, np.ndarray] = {}
+    hashes: dict[Path, list[str]] = {}
+    for path in (plain, turned):
+        sink = DictSink()
+        facts, media = analyze(path, sink=sink)
+        sheet = Image.open(io.BytesIO(sink.blobs[media.thumbnail_blob or ""]))
+        sheets[path] = np.asarray(sheet.convert("RGB"))
+        hashes[path] = [f.pdq for f in facts.frames]
+    assert hashes[plain] == hashes[turned]  # the hash is of the frame as stored, as vPDQ's
+    width, height = SIZE
+    assert sheets[plain].shape[:2] == (height, 3 * width)
+    assert sheets[turned].shape[:2] == (width, 3 * height)  # portrait cells
+    cell = sheets[turned][:, :height]
+    # Turned 90 degrees counter-clockwise: the frame's left edge is now at the bottom.
+    assert cell[width * 3 // 4 :].mean() > 200 and cell[: width // 4].mean() < 200
+
+
 # Damaged and odd files ----------------------------------------------------------------------------------
 
 

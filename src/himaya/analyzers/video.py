@@ -89,6 +89,8 @@ _MAX_GROUP_PACKETS = 1200
 _MAX_GROUP_BYTES = 256 * 1024 * 1024
 _MAX_BAD_PACKETS = 200  # decoding errors in a row before the stream is called broken
 _SHEET_CELLS = 9
+# Counter-clockwise display rotations (a phone held upright records landscape frames turned by 90 or 270).
+_TURNS = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
 # Video a file's packets may lack against the length its container declares before it is called cut short
 # (a last frame shown longer, an edit list, an estimate from the bit rate are well under this).
 _MISSING_SECONDS = 2.0
@@ -127,12 +129,17 @@ class _Sheet:
     stride: int = 1
     seen: int = 0
 
-    def offer(self, rgb: np.ndarray) -> None:
+    def offer(self, rgb: np.ndarray, rotation: int = 0) -> None:
+        """`rotation`: the container's display rotation, counter-clockwise degrees (FFmpeg's reading of
+        the display matrix); people see the frame turned, the hash does not (as vPDQ)."""
         index = self.seen
         self.seen += 1
         if index % self.stride:
             return
         picture = Image.fromarray(rgb)
+        turn = _TURNS.get(int(rotation) % 360)
+        if turn is not None:
+            picture = picture.transpose(turn)
         picture.thumbnail((256, 256), Image.Resampling.BILINEAR, reducing_gap=2.0)
         self.cells.append(picture)
         if len(self.cells) >= 2 * _SHEET_CELLS:
@@ -452,7 +459,7 @@ class _Sampler:
         number = round((pts - (self.start or 0.0)) / self.frame_pts)
         timestamp = (pts - (self.start or 0.0)) * float(self.time_base)
         if self.sheet is not None:
-            self.sheet.offer(rgb)
+            self.sheet.offer(rgb, getattr(frame, "rotation", 0) or 0)
         value = int(pdq, 16)
         prune = self.settings.prune_distance
         if prune > 0 and self.last_kept is not None and (value ^ self.last_kept).bit_count() <= prune:

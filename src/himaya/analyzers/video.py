@@ -241,10 +241,11 @@ class _Sampler:
         self.settings = settings
         self.limits = limits
         self.sheet = sheet
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
-        self.fps = Fraction(rate)
-        base = stream.time_base or Fraction(1, 1000)
-        self.time_base = Fraction(base)
+        rate = Fraction(stream.average_rate or stream.guessed_rate or stream.base_rate or 25)
+        # A hostile header may claim any rate or time base: outside sane ranges, assume common ones.
+        self.fps = rate if 0 < rate <= 1000 else Fraction(25)
+        base = Fraction(stream.time_base or Fraction(1, 1000))
+        self.time_base = base if base > 0 else Fraction(1, 1000)
         # pts units per frame, and between two hashed frames (vPDQ: a whole number of frames).
         self.frame_pts = float(1 / (self.fps * self.time_base))
         self.every = max(1, int(settings.seconds_per_hash * self.fps))

@@ -34,7 +34,6 @@ its index in front end without an error: its packets then hold seconds less than
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import re
@@ -94,7 +93,6 @@ _TURNS = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: I
 # Video a file's packets may lack against the length its container declares before it is called cut short
 # (a last frame shown longer, an edit list, an estimate from the bit rate are well under this).
 _MISSING_SECONDS = 2.0
-_PRUNE_NEVER = -1
 
 
 class VideoError(EvidenceError):
@@ -567,8 +565,3 @@ def _iso6709(text: str) -> tuple[float | None, float | None]:
     if not (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat == 0 and lon == 0):
         return None, None
     return lat, lon
-
-
-def open_bytes(data: bytes) -> BinaryIO:
-    """A video held in memory (an archive member, a captured medium) as the file object FFmpeg reads."""
-    return io.BytesIO(data)

@@ -165,11 +165,8 @@ def load_active(session: Session, index_dir: Path | None = None) -> ActiveHashSe
         )
         for version_id, version, fmt, source_file, hash_set in rows
     }
-    active = ActiveHashSets(
-        versions=versions,
-        pdq=_load_pdq(session, versions, index_dir),
-        video=_load_video(session, versions, index_dir),
-    )
+    pictures, videos = _load_indexes(session, versions, index_dir)
+    active = ActiveHashSets(versions=versions, pdq=pictures, video=videos)
     for version in versions.values():
         if version.format == "nsrl" and version.source_file:
             from himaya.hashsets.nsrl import NsrlDatabase
@@ -178,50 +175,34 @@ def load_active(session: Session, index_dir: Path | None = None) -> ActiveHashSe
     return active
 
 
-def _load_pdq(
+def _load_indexes(
     session: Session, versions: dict[int, ActiveVersion], index_dir: Path | None
-) -> tuple[ActivePdq, ...]:
-    loaded: list[ActivePdq] = []
+) -> tuple[tuple[ActivePdq, ...], tuple[ActiveVideo, ...]]:
+    """Each version's picture index and known-video frame index, for the versions that have them."""
+    pictures: list[ActivePdq] = []
+    videos: list[ActiveVideo] = []
     for version in sorted(versions.values(), key=lambda v: v.hash_set_name):
         if version.format == "nsrl":
             continue
+        name, kind = version.hash_set_name, version.kind
+        threshold, floor = version.pdq_threshold, version.pdq_min_quality
         index = pdq_index_for(session, version.hash_set_id, version.version_id, index_dir)
-        if index is None:
-            continue
-        loaded.append(
-            ActivePdq(
-                version_id=version.version_id,
-                hash_set_name=version.hash_set_name,
-                kind=version.kind,
-                threshold=version.pdq_threshold,
-                min_quality=version.pdq_min_quality,
-                index=index,
-                dihedral=version.dihedral,
+        if index is not None:
+            pictures.append(
+                ActivePdq(version.version_id, name, kind, threshold, floor, index, dihedral=version.dihedral)
             )
-        )
-    return tuple(loaded)
-
-
-def _load_video(
-    session: Session, versions: dict[int, ActiveVersion], index_dir: Path | None
-) -> tuple[ActiveVideo, ...]:
-    loaded: list[ActiveVideo] = []
-    for version in sorted(versions.values(), key=lambda v: v.hash_set_name):
-        if version.format == "nsrl":
-            continue
         frames = video_index_for(session, version.hash_set_id, version.version_id, index_dir)
-        if frames is None:
-            continue
-        loaded.append(
-            ActiveVideo(
-                version_id=version.version_id,
-                hash_set_name=version.hash_set_name,
-                kind=version.kind,
-                threshold=version.pdq_threshold,
-                min_quality=version.pdq_min_quality,
-                frames=frames,
-                query_percent=version.vpdq_query_percent,
-                compared_percent=version.vpdq_compared_percent,
+        if frames is not None:
+            videos.append(
+                ActiveVideo(
+                    version.version_id,
+                    name,
+                    kind,
+                    threshold,
+                    floor,
+                    frames,
+                    query_percent=version.vpdq_query_percent,
+                    compared_percent=version.vpdq_compared_percent,
+                )
             )
-        )
-    return tuple(loaded)
+    return tuple(pictures), tuple(videos)

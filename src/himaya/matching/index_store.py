@@ -67,17 +67,7 @@ def pdq_index_for(
 
 
 def _pdq_count(session: Session, version: HashSetVersion) -> int:
-    """Active PDQ entries of the version: recorded at import; counted only for versions from before."""
-    try:
-        counts = json.loads(version.details or "{}").get("counts")
-    except (ValueError, AttributeError):
-        counts = None
-    if isinstance(counts, dict):
-        return int(counts.get("pdq", 0))
-    return (
-        session.scalar(select(func.count()).select_from(HashEntry).where(*_active_pdq(version.hash_set_id)))
-        or 0
-    )
+    return _count(session, version, "pdq")
 
 
 def _load(path: Path) -> PdqIndex | None:
@@ -218,6 +208,7 @@ def video_index_for(
 
 
 def _count(session: Session, version: HashSetVersion, hash_type: str) -> int:
+    """Active entries of a type in the version: recorded at import; counted only for versions from before."""
     try:
         counts = json.loads(version.details or "{}").get("counts")
     except (ValueError, AttributeError):

@@ -125,12 +125,23 @@ class VideoSettings:
 
 
 @dataclass(frozen=True)
+class ArtifactSettings:
+    """Chat, SMS and contact databases (see himaya.analyzers.artifacts)."""
+
+    enabled: bool = True  # False: such databases are hashed like any file, their messages not read
+    # Databases (and their -wal / -journal files) up to this size are kept for parsing, in the encrypted
+    # blob store; a worker holds one in memory (about twice over while reading its schema).
+    max_database_bytes: int = 2 * 1024 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class ScanSettings:
     workers: int = 1
     archive: ArchiveLimits = field(default_factory=ArchiveLimits)
     image: ImageLimits = field(default_factory=ImageLimits)
     pdq: PdqSettings = field(default_factory=PdqSettings)
     video: VideoSettings = field(default_factory=VideoSettings)
+    artifacts: ArtifactSettings = field(default_factory=ArtifactSettings)
     thumbnails: bool = True
     archive_passwords: tuple[str, ...] = ()
     # Encrypted volumes in disk images: tried on each one (memory only; the run records how many).

@@ -90,6 +90,16 @@ class VideoMatchFact:
 
 
 @dataclass
+class ArtifactFacts:
+    """A SQLite file kept for artifact parsing after the scan (see himaya.analyzers.artifacts.capture)."""
+
+    role: str  # database | wal | journal
+    parsers: tuple[str, ...] = ()  # the parsers that recognised a database's tables
+    blob_id: str | None = None  # its bytes in the encrypted blob store
+    finding: str | None = None  # why a database that looks like a chat database was not read
+
+
+@dataclass
 class FileFacts:
     locator: str
     path: str
@@ -107,6 +117,8 @@ class FileFacts:
     pdq_matches: list[PdqMatchFact] = field(default_factory=list)
     video: VideoFacts | None = None
     video_matches: list[VideoMatchFact] = field(default_factory=list)
+    # A chat / SMS / contact database (or its -wal / -journal) kept for artifact parsing after the scan.
+    artifact: ArtifactFacts | None = None
     container_locator: str | None = None
     # Inside disk images (see himaya.sources.interface.FileEntry).
     path_spec: str | None = None

@@ -18,11 +18,13 @@ from rich.table import Table
 from himaya import __version__
 from himaya.cli.audit import audit_app
 from himaya.cli.context import AppContext
+from himaya.cli.messages import messages_app
 from himaya.cli.online import online_app
 from himaya.cli.tips import tips_app
 from himaya.cli.web import serve, user_app
 from himaya.config import (
     ArchiveLimits,
+    ArtifactSettings,
     ImageLimits,
     ScanSettings,
     VideoSettings,
@@ -51,6 +53,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(online_app, name="online")
 app.add_typer(tips_app, name="tips")
+app.add_typer(messages_app, name="messages")
 app.command("serve")(serve)
 
 
@@ -612,6 +615,21 @@ def scan(
             "--video-budget", help="Most seconds spent decoding one video; past it, what was hashed is kept."
         ),
     ] = VideoSettings().max_seconds,
+    artifacts: Annotated[
+        bool,
+        typer.Option(
+            "--artifacts/--no-artifacts",
+            help="Read chat, SMS and contact databases (WhatsApp, Telegram, SMS/MMS, iMessage, contacts) "
+            "into messages linked to the pictures they carried (default). --no-artifacts hashes them only.",
+        ),
+    ] = True,
+    max_database_mb: Annotated[
+        int,
+        typer.Option(
+            "--max-database-mb",
+            help="Largest chat database (or -wal file) read, in MiB; a worker holds one in memory.",
+        ),
+    ] = ArtifactSettings().max_database_bytes // (1024 * 1024),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Scan evidence: hash every file, open archives, hash pictures (PDQ), read EXIF, flag known material.
@@ -623,6 +641,10 @@ def scan(
     Evidence may be folders, files, archives, phone extractions (zip, tar or folder) and disk images (E01,
     raw and split raw, VMDK, VHD/VHDX, QCOW2, DMG, a read-only block device) with their partitions,
     encrypted volumes (given the credential), file systems, deleted files and unallocated space.
+    Chat, SMS and contact databases found anywhere in the evidence (WhatsApp, Telegram, SMS/MMS, iMessage,
+    address books) are read after the files, from private copies with their -wal / -journal applied: see
+    'himaya messages summary' and 'himaya export CASE --format messages-jsonl'.
+
     Run the same command again after an interruption: finished files are skipped, the rest is done.
     """
     from himaya.pipeline.scan import run_scan
@@ -650,6 +672,7 @@ def scan(
             prune_distance=video_prune,
             max_seconds=video_budget,
         ),
+        artifacts=ArtifactSettings(enabled=artifacts, max_database_bytes=max_database_mb * 1024 * 1024),
         thumbnails=not no_thumbnails,
         archive_passwords=passwords,
         volume_credentials=_volume_credentials(passwords, recovery_key_file, startup_key_file),
@@ -658,7 +681,8 @@ def scan(
         verify=verify,
     )
     store = app_ctx.store()
-    blobs = app_ctx.blobs() if settings.thumbnails else None
+    # Chat databases are kept in the blob store between the scan and their parse, thumbnails or not.
+    blobs = app_ctx.blobs() if settings.thumbnails or settings.artifacts.enabled else None
     ask = _prompt if prompt and sys.stdin.isatty() else None
     summary = run_scan(
         store,
@@ -718,10 +742,16 @@ def export(
             "--format",
             help="jsonl or csv (one record per file), vics (VICS 2.0 #Cases JSON) or icse (Interpol ICSE "
             "CSV): the last two give one media item per distinct content, for partners' hash sets; vpdq "
-            "(Meta's vPDQ hash files, one per video, into the folder --out).",
+            "(Meta's vPDQ hash files, one per video, into the folder --out); messages-jsonl (one record "
+            "per chat, SMS or MMS message of the case's phones: who sent which media to whom, when).",
         ),
     ] = "jsonl",
-    only_matches: Annotated[bool, typer.Option("--only-matches", help="Only files with a match.")] = False,
+    only_matches: Annotated[
+        bool,
+        typer.Option(
+            "--only-matches", help="Only files with a match (messages-jsonl: messages whose media matched)."
+        ),
+    ] = False,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Write here instead of standard output (vpdq: a folder, required)."),
@@ -735,18 +765,17 @@ def export(
     agency: Annotated[str | None, typer.Option("--agency", help="VICS: the submitting agency.")] = None,
 ) -> None:
     """Export a case: one record per file (path, digests, type, PDQ, video facts, status, matches, category),
-    its media as VICS / ICSE for partners, or its videos' frame hashes as vPDQ files. Never pictures or
-    thumbnails.
+    its media as VICS / ICSE for partners, its videos' frame hashes as vPDQ files, or its phones' messages
+    (messages-jsonl). Never pictures or thumbnails.
 
     Media captured online (`himaya online capture`) are files like any other: `path` is the media URL and
     `evidence` the page URL."""
     from himaya.hashsets.categories import CategoryMap
     from himaya.reports.export import FORMATS, export_case
 
-    if fmt not in (*FORMATS, "vics", "icse", "vpdq"):
-        raise UsageError(
-            f"unknown export format {fmt!r}; use one of: {', '.join((*FORMATS, 'vics', 'icse', 'vpdq'))}"
-        )
+    known = (*FORMATS, "vics", "icse", "vpdq", "messages-jsonl")
+    if fmt not in known:
+        raise UsageError(f"unknown export format {fmt!r}; use one of: {', '.join(known)}")
     app_ctx = _ctx(ctx)
     store = app_ctx.store()
     if fmt == "vpdq":
@@ -761,6 +790,12 @@ def export(
     categories = CategoryMap.load(app_ctx.home)
 
     def write_text(handle: TextIO) -> int:
+        if fmt == "messages-jsonl":
+            from himaya.reports.messages import export_messages
+
+            return export_messages(
+                store, case_number, handle, only_matches=only_matches, categories=categories
+            )
         if fmt == "icse":
             from himaya.reports.known_material import export_case_icse
 
@@ -794,7 +829,7 @@ def export(
     count = _write_whole(
         out, fmt == "vics", lambda handle: write_binary(handle) if fmt == "vics" else write_text(handle)
     )
-    noun = "media items" if fmt in ("vics", "icse") else "records"
+    noun = "media items" if fmt in ("vics", "icse") else "messages" if fmt == "messages-jsonl" else "records"
     _audit_output(app_ctx, "export", case_number, {"format": fmt, "records": count, "out": str(out)})
     app_ctx.console.print(f"{count} {noun} written to {out}")
 

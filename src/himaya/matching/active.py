@@ -29,6 +29,7 @@ __all__ = [
     "ActiveVersion",
     "ActiveVideo",
     "PdqHit",
+    "latest_versions",
     "load_active",
     "match_pdq",
     "match_pdq_many",
@@ -122,9 +123,8 @@ def _nsrl_entries(
     return ids
 
 
-def load_active(session: Session, index_dir: Path | None = None) -> ActiveHashSets:
-    """The latest version of every set. `index_dir` keeps each version's PDQ index on disk, so that a
-    list of millions is read from the store once, and a new version is derived from the previous one."""
+def latest_versions(session: Session) -> dict[int, ActiveVersion]:
+    """The latest version of every set, by version id (no index loaded: for exact look-ups)."""
     latest = (
         select(HashSetVersion.hash_set_id, func.max(HashSetVersion.version).label("version"))
         .group_by(HashSetVersion.hash_set_id)
@@ -148,7 +148,7 @@ def load_active(session: Session, index_dir: Path | None = None) -> ActiveHashSe
         )
         .order_by(HashSet.name)
     ).all()
-    versions = {
+    return {
         version_id: ActiveVersion(
             version_id=version_id,
             hash_set_id=hash_set.id,
@@ -165,6 +165,12 @@ def load_active(session: Session, index_dir: Path | None = None) -> ActiveHashSe
         )
         for version_id, version, fmt, source_file, hash_set in rows
     }
+
+
+def load_active(session: Session, index_dir: Path | None = None) -> ActiveHashSets:
+    """The latest version of every set. `index_dir` keeps each version's PDQ index on disk, so that a
+    list of millions is read from the store once, and a new version is derived from the previous one."""
+    versions = latest_versions(session)
     pictures, videos = _load_indexes(session, versions, index_dir)
     active = ActiveHashSets(versions=versions, pdq=pictures, video=videos)
     for version in versions.values():

@@ -338,6 +338,17 @@ def execute_scan(
             stopped()
     if status == "finished" and finished is not None:
         finished()
+    if status == "finished" and settings.artifacts.enabled:
+        # Chat databases and their logs can sit anywhere in the evidence: they are parsed once all is read.
+        from himaya.pipeline.artifacts import parse_case_artifacts
+
+        try:
+            parse_case_artifacts(store, case_id, blobs, console, quiet=quiet)
+        except KeyboardInterrupt:
+            status = "interrupted"
+            console.print(
+                "[yellow]reading messages interrupted; the files are saved. Run the same command to finish."
+            )
     _record(store, run_id, totals, status=status)
     if status in ("finished", "interrupted"):
         prepare_review(store, case_id)

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
+from himaya.analyzers.artifacts.capture import examine
+from himaya.analyzers.artifacts.database import side_role
 from himaya.analyzers.digests import MultiHasher
 from himaya.analyzers.facts import FileFacts, PdqFacts, PdqMatchFact
 from himaya.analyzers.filetype import SNIFF_BYTES, sniff
@@ -258,6 +260,8 @@ def analyse_entry(
     video = False
     spool: EncryptedSpool | None = None
     archive_format: str | None = None
+    # A chat database (or its log) is held whole: its schema is read in memory, then it is kept encrypted.
+    artifact_buffer: bytearray | None = None
     size = 0
     try:
         with entry.open() as stream:
@@ -271,6 +275,12 @@ def analyse_entry(
             in_memory = video and entry.disk_path is None and entry.path_spec is None
             if in_memory and (entry.size or 0) <= settings.video.max_buffer_bytes:
                 video_spool = EncryptedSpool(settings.archive.spool_memory_limit)
+            if (
+                settings.artifacts.enabled
+                and side_role(head[:16]) is not None
+                and (entry.size or 0) <= settings.artifacts.max_database_bytes
+            ):
+                artifact_buffer = bytearray()
             if entry.depth < settings.archive.max_depth:
                 archive_format = detect_archive(head, entry.path)
             if archive_format and entry.disk_path is None and entry.path_spec is None:
@@ -292,6 +302,15 @@ def analyse_entry(
                         video_spool.write(chunk)
                 if spool is not None:
                     spool.write(chunk)
+                if artifact_buffer is not None:
+                    if len(artifact_buffer) + len(chunk) > settings.artifacts.max_database_bytes:
+                        artifact_buffer = None
+                        limit_gib = settings.artifacts.max_database_bytes / 2**30
+                        _add_error(
+                            facts, f"database over the {limit_gib:g} GiB limit: its messages were not read"
+                        )
+                    else:
+                        artifact_buffer += chunk
                 chunk = stream.read(CHUNK)
     except (OSError, EvidenceError) as exc:
         for opened in (spool, video_spool):
@@ -308,6 +327,8 @@ def analyse_entry(
         _analyse_picture(bytes(image_buffer), facts, ctx)
     elif video:
         _analyse_video(entry, video_spool, facts, ctx)
+    elif artifact_buffer is not None:
+        _keep_artifact(artifact_buffer, facts, ctx)
 
     if archive_format:
         try:
@@ -417,6 +438,20 @@ def _analyse_video(
         facts.video_matches = match_video(
             video.frames, ctx.video_sets, ctx.pdq_sets, settings.video.seconds_per_hash
         )
+
+
+def _keep_artifact(data: bytearray, facts: FileFacts, ctx: WorkerContext) -> None:
+    """A chat / SMS / contact database or a SQLite log: into the blob store, for the parse after the scan."""
+    artifact = examine(data, facts.path.rsplit("/", 1)[-1])
+    if artifact is None:
+        return
+    if artifact.finding is not None:
+        _add_error(facts, artifact.finding)  # a message database that cannot be read is a finding on it
+    if ctx.blobs is None:
+        artifact.finding = artifact.finding or "not kept for parsing: the scan ran without a blob store"
+    else:
+        artifact.blob_id = ctx.blobs.put(bytes(data))
+    facts.artifact = artifact
 
 
 @dataclass

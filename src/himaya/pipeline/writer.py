@@ -18,7 +18,7 @@ from himaya.analyzers.facts import FileFacts, VideoFacts, VideoFrame
 from himaya.matching.active import ActiveHashSets
 from himaya.matching.exact import ExactHit, ExactMethod
 from himaya.sources.phone import origin_of
-from himaya.store.models import File, Match, MediaFacts
+from himaya.store.models import ArtifactSource, File, Match, MediaFacts
 from himaya.store.models import VideoFacts as VideoFactsRow
 
 SQLITE_IN_LIMIT = 900
@@ -122,6 +122,8 @@ def write_results(
             _add_media(session, facts, row)
             if facts.video is not None:
                 session.add(video_row(row.id, facts.video))
+            if facts.artifact is not None:
+                session.add(artifact_row(evidence_id, row.id, facts))
             if _add_matches(session, facts, row, hits):
                 counts.matched_files += 1
     return counts
@@ -155,6 +157,23 @@ def _add_media(session: Session, facts: FileFacts, row: File) -> None:
             thumbnail_blob=media.thumbnail_blob,
             blurred_blob=media.blurred_blob,
         )
+    )
+
+
+def artifact_row(evidence_id: int, file_id: int, facts: FileFacts) -> ArtifactSource:
+    artifact = facts.artifact
+    assert artifact is not None
+    unreadable = artifact.finding is not None and artifact.role == "database"
+    return ArtifactSource(
+        file_id=file_id,
+        evidence_id=evidence_id,
+        role=artifact.role,
+        parsers=",".join(artifact.parsers) or None,
+        blob_id=artifact.blob_id,
+        status="failed" if unreadable else "pending",
+        finding=artifact.finding,
+        messages=0,
+        identities=0,
     )
 
 

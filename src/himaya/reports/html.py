@@ -17,11 +17,13 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from himaya import __version__
+from himaya.chats.records import MessageRecord, iso_utc, message_records
 from himaya.reports.records import MatchRecord, clock, file_category, file_records, find_case, ranges_text
 from himaya.store.db import Store
-from himaya.store.models import CustodyEvent, EvidenceItem, File, ScanRun, VideoFacts
+from himaya.store.models import ArtifactSource, Case, CustodyEvent, EvidenceItem, File, ScanRun, VideoFacts
 
 
 @dataclass
@@ -86,6 +88,21 @@ class ReportData:
     video_matches: list[VideoMatchRow] = field(default_factory=list)
     # Videos hashed in part: (evidence, file, facts, duration as m:ss).
     partial_videos: list[tuple[str, File, VideoFacts, str]] = field(default_factory=list)
+    # Phone databases kept for parsing: (evidence, path, parsers, status, messages, finding).
+    databases: list[tuple[str, str, str, str, int, str | None]] = field(default_factory=list)
+    # Matched media and the messages that carried them (a deleted picture through its recorded SHA-256).
+    carried: list[CarriedRow] = field(default_factory=list)
+
+
+@dataclass
+class CarriedRow:
+    """A matched picture (or a gone one, known by the SHA-256 its message recorded) and its messages."""
+
+    path: str  # the file in the case, or the media path the app recorded when the file is gone
+    present: bool
+    sha256: str | None
+    matches: list[MatchRecord]
+    messages: list[MessageRecord]
 
 
 def collect(store: Store, case_number: str) -> ReportData:
@@ -141,7 +158,41 @@ def collect(store: Store, case_number: str) -> ReportData:
                 data.video_matches += [
                     video_match_row(item.name, file, file.video, m) for m in matches if m.details is not None
                 ]
+        _collect_messages(session, case, data, names)
         return data
+
+
+def _collect_messages(session: Session, case: Case, data: ReportData, names: dict[int, str]) -> None:
+    sources = session.execute(
+        select(ArtifactSource, File.path)
+        .join(File, File.id == ArtifactSource.file_id)
+        .where(ArtifactSource.evidence_id.in_(list(names)), ArtifactSource.role == "database")
+        .order_by(File.path, ArtifactSource.id)
+    ).all()
+    data.databases = [
+        (names[s.evidence_id], path, (s.parsers or "").replace(",", ", "), s.status, s.messages, s.finding)
+        for s, path in sources
+    ]
+    if not sources:
+        return
+    groups: dict[object, CarriedRow] = {}
+    for record in message_records(session, case, only_matches=True):
+        alerts = [m for m in record.matches if m.kind == "alert"]
+        if not alerts:
+            continue
+        key: object = record.file_id if record.file_id is not None else ("gone", record.media_sha256)
+        row = groups.get(key)
+        if row is None:
+            present = bool(record.media_present)
+            row = groups[key] = CarriedRow(
+                path=(record.file_path_in_case if present else record.media_path) or "",
+                present=present,
+                sha256=record.media_sha256,
+                matches=alerts,
+                messages=[],
+            )
+        row.messages.append(record)
+    data.carried = sorted(groups.values(), key=lambda r: (not r.present, r.path))
 
 
 def video_match_row(evidence: str, file: File, video: VideoFacts, match: MatchRecord) -> VideoMatchRow:
@@ -206,6 +257,7 @@ def render(data: ReportData) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["utc"] = lambda value: iso_utc(value) or ""
     return env.get_template("triage.html").render(r=data)
 
 

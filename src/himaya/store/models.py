@@ -853,3 +853,97 @@ class IspRequest(Base):
     response_name: Mapped[str | None] = mapped_column(String(500))
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     answered_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class ArtifactSource(Base):
+    """A file kept for artifact parsing: an app database a parser recognised (or one whose tables may be
+    only in its write-ahead log), or a SQLite `-wal` / `-journal` file that may belong to one.
+
+    The bytes are kept in the encrypted blob store (`blob_id`): the parse runs after the scan, when the
+    database and its log, which can sit anywhere in an archive, have both been read. `status`: pending →
+    parsed | failed (`finding` says why and what to do) | unrecognised (no parser reads it, even with its
+    log applied); side files stay `pending` until a database uses them (`used_by`).
+    """
+
+    __tablename__ = "artifact_sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id"), unique=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence_items.id"), index=True)
+    role: Mapped[str] = mapped_column(String(10))  # database | wal | journal
+    parsers: Mapped[str | None] = mapped_column(Text)  # comma-separated parser names
+    blob_id: Mapped[str | None] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    finding: Mapped[str | None] = mapped_column(Text)
+    used_by: Mapped[int | None] = mapped_column(Integer)  # side files: the database source applied with
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+    identities: Mapped[int] = mapped_column(Integer, default=0)
+    parsed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Chat(Base):
+    __tablename__ = "chats"
+    __table_args__ = (UniqueConstraint("source_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("artifact_sources.id"))
+    app: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(Text)  # the chat as the app identifies it (a JID, a thread id)
+    name: Mapped[str | None] = mapped_column(Text)
+    chat_type: Mapped[str] = mapped_column(String(10))  # direct | group
+
+
+class Message(Base):
+    """One message of a chat, SMS or MMS, as the app's database recorded it.
+
+    Media is linked to the case's file record by its path inside the extraction, else by content hash
+    (`link_method` path | sha256); `media_present` is False when the message names media that no file of
+    the case holds (deleted), None when it carries none.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_case_file", "case_id", "file_id"),
+        Index("ix_messages_case_sha256", "case_id", "media_sha256"),
+        Index("ix_messages_chat_time", "chat_id", "time_utc"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("artifact_sources.id"), index=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id"))
+    app: Mapped[str] = mapped_column(String(20))
+    source_row: Mapped[str] = mapped_column(String(200))
+    direction: Mapped[str] = mapped_column(String(10))  # sent | received
+    sender: Mapped[str | None] = mapped_column(Text)
+    recipients: Mapped[str | None] = mapped_column(Text)  # JSON list
+    time_utc: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    text: Mapped[str | None] = mapped_column(Text)
+    forwarded: Mapped[bool] = mapped_column(Boolean, default=False)
+    media_path: Mapped[str | None] = mapped_column(Text)
+    media_sha256: Mapped[str | None] = mapped_column(String(64))
+    media_mime: Mapped[str | None] = mapped_column(String(200))
+    media_size: Mapped[int | None] = mapped_column(BigInteger)
+    media_name: Mapped[str | None] = mapped_column(Text)
+    has_media: Mapped[bool] = mapped_column(Boolean, default=False)
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("files.id"))
+    link_method: Mapped[str | None] = mapped_column(String(10))
+    media_present: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class ArtifactIdentity(Base):
+    """An account or identifier a database names (a contact card's phone, a WhatsApp JID, a Telegram id),
+    with the name it gives it; identifiers sharing a `card` within a source are one person."""
+
+    __tablename__ = "artifact_identities"
+    __table_args__ = (Index("ix_artifact_identities_value", "case_id", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("artifact_sources.id"), index=True)
+    parser: Mapped[str] = mapped_column(String(60))
+    kind: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    card: Mapped[str | None] = mapped_column(String(200))

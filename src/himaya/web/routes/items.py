@@ -1,7 +1,9 @@
 """The item view: everything known about one picture's or video's content, without showing more than asked.
 
 A video shows like a picture (its key-frame sheet is its thumbnail, blurred and grey until revealed), with
-its container facts and, per match, where in the video the match is.
+its container facts and, per match, where in the video the match is. The chat, SMS and MMS messages that
+carried the content (any copy of it, or its SHA-256 recorded by the app) are listed with sender,
+recipients, time and caption.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 
+from himaya.chats.records import carrying_messages
 from himaya.reports.records import clock, match_records, ranges_text
 from himaya.review import decisions as decisions
 from himaya.security import audit
@@ -93,6 +96,7 @@ def item_view(case_number: str, file_id: int, c: Annotated[Ctx, Depends(user_ctx
         if file.sha256
         else []
     )
+    messages = carrying_messages(c.db, case.id, [other.id for other in locations], file.sha256)
     c.audit(audit.ITEM_VIEWED, case_id=case.id, file_id=file_id)
     return c.render(
         "item.html",
@@ -112,4 +116,5 @@ def item_view(case_number: str, file_id: int, c: Annotated[Ctx, Depends(user_ctx
         history=history,
         proposals=proposals,
         keys=decisions.REVIEW_KEYS,
+        messages=messages,
     )

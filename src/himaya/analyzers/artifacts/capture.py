@@ -1,0 +1,90 @@
+"""Which SQLite files a scan keeps for artifact parsing, decided in the worker from the bytes alone.
+
+A database is kept when a parser recognises its tables, when it has no tables yet (an app's database in
+WAL mode may hold its whole schema in the `-wal` file until a checkpoint), or when it carries a chat
+database's well-known name but cannot be read or has tables no parser knows: then it is kept with a
+finding, so the examiner learns that a message database was not read. A `-wal` / `-journal` file is kept
+whenever its name follows SQLite's rule (the database's name plus `-wal` / `-journal`), since the
+database it belongs to may come later in an archive; unused ones are reported, never parsed alone.
+Everything else (the hundreds of other app databases on a phone) is left as an ordinary file.
+
+The schema is read from an in-memory image of the database (`sqlite3` deserialize): nothing is written
+to disk in the worker.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from himaya.analyzers.artifacts.database import DatabaseUnreadableError, read_schema, side_role
+from himaya.analyzers.artifacts.interface import Schema
+from himaya.analyzers.artifacts.manager import recognise
+from himaya.analyzers.facts import ArtifactFacts
+
+__all__ = ["KNOWN_DATABASES", "examine", "schema_in_memory", "side_role"]
+
+# Well-known chat and contact database names (lower case) → what they hold. Used only to report a database
+# that should have been read and was not; recognition is by tables and columns.
+KNOWN_DATABASES: dict[str, str] = {
+    "msgstore.db": "WhatsApp (Android) messages",
+    "wa.db": "WhatsApp (Android) contacts",
+    "chatstorage.sqlite": "WhatsApp (iOS) messages",
+    "mmssms.db": "Android SMS/MMS",
+    "sms.db": "iOS Messages (SMS/iMessage)",
+    "contacts2.db": "Android contacts",
+    "addressbook.sqlitedb": "iOS contacts",
+    "cache4.db": "Telegram (Android)",
+}
+
+EMPTY_DATABASE_KEPT_BYTES = 1024 * 1024
+
+
+def schema_in_memory(image: bytearray) -> Schema:
+    """The tables and columns of a database image, read without touching the disk."""
+    saved = bytes(image[18:20])
+    # Header bytes 18-19 say "WAL mode" (2); an in-memory database has no log, so they are read as
+    # rollback mode (1) for the look-up and restored afterwards (the bytes kept are the file's own).
+    if saved == b"\x02\x02":
+        image[18:20] = b"\x01\x01"
+    db = sqlite3.connect(":memory:")
+    try:
+        db.deserialize(image)
+        return read_schema(db)
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseUnreadableError(f"the database cannot be read ({exc})") from None
+    finally:
+        db.close()
+        image[18:20] = saved
+
+
+def examine(data: bytearray, file_name: str) -> ArtifactFacts | None:
+    """What to keep of a file that starts like a SQLite database, log or journal; None: nothing."""
+    role = side_role(bytes(data[:16]))
+    name = file_name.lower()
+    if role is None:
+        return None
+    if role != "database":
+        return ArtifactFacts(role) if name.endswith(f"-{role}") else None
+    known = KNOWN_DATABASES.get(name)
+    try:
+        schema = schema_in_memory(data)
+    except DatabaseUnreadableError as exc:
+        if known is None:
+            return None
+        return ArtifactFacts(
+            role,
+            finding=f"{known} database (by its name) that cannot be read: {exc}; it may be corrupt, "
+            "truncated or encrypted — examine a copy with a SQLite recovery tool",
+        )
+    parsers = tuple(recognise(schema))
+    if parsers:
+        return ArtifactFacts(role, parsers)
+    if not schema:
+        return ArtifactFacts(role) if len(data) <= EMPTY_DATABASE_KEPT_BYTES or known else None
+    if known is not None:
+        return ArtifactFacts(
+            role,
+            finding=f"{known} database (by its name) whose tables no parser knows (an app version "
+            "Himaya does not read yet?); its messages were not read — report it with the app's version",
+        )
+    return None

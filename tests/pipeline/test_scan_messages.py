@@ -20,7 +20,7 @@ from himaya.reports.html import write_report
 from himaya.reports.messages import export_messages
 from himaya.store.blobs import BlobStore
 from himaya.store.db import Store, open_store
-from himaya.store.models import ArtifactSource, File, Message
+from himaya.store.models import ArtifactSource, File, Message, ScanRun
 from tests.builders.chats import whatsapp_android as wa
 from tests.builders.phones import zip_tree
 
@@ -207,3 +207,31 @@ def test_messages_on_postgresql(tmp_path: Path, postgres_url: str, monkeypatch: 
         assert by_text(records)["On my way"]["time_utc"] == "2023-05-16T18:45:00Z"
     finally:
         store.close()
+
+
+def test_ctrl_c_while_reading_messages_then_rerun_finishes_without_duplicates(
+    store: Store, blobs: BlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from himaya.chats import writer
+    from himaya.pipeline import artifacts
+
+    root = android_extraction(tmp_path / "phone")
+    real = artifacts.iter_records
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        for n, item in enumerate(real(*args, **kwargs)):
+            if n == 5:
+                raise KeyboardInterrupt
+            yield item
+
+    monkeypatch.setattr(writer, "BATCH", 2)  # some batches are written before the interruption
+    monkeypatch.setattr(artifacts, "iter_records", interrupted)
+    scan(store, blobs, [root])
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 0  # rolled back whole
+        run = session.scalar(select(ScanRun).order_by(ScanRun.id.desc()))
+        assert run is not None and run.status == "interrupted"
+    monkeypatch.setattr(artifacts, "iter_records", real)
+    scan(store, blobs, [root])
+    scan(store, blobs, [root])
+    assert len(messages(store)) == len(wa.EXPECTED_SENDERS)

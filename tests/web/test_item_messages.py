@@ -4,6 +4,7 @@ text, never markup."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sqlalchemy import select
@@ -67,3 +68,17 @@ def test_a_picture_no_message_carried_has_no_such_section(web_sqlite: Web, tmp_p
         )
     assert other is not None
     assert "Messages that carried it" not in page(web_sqlite, other)
+
+
+def test_gallery_filter_pictures_carried_in_chats(web_sqlite: Web, tmp_path: Path) -> None:
+    from himaya.store.models import GalleryItem
+
+    ids = _scan_phone(web_sqlite, tmp_path)
+    client = web_sqlite.login("rita")
+    gallery = f"/cases/{CASE}/gallery"
+    carried = set(map(int, re.findall(r'id="tile-(\d+)"', client.get(gallery, params={"chats": "yes"}).text)))
+    assert carried == set(ids.values())  # every picture the WhatsApp scenario's messages carried
+    others = set(map(int, re.findall(r'id="tile-(\d+)"', client.get(gallery, params={"chats": "no"}).text)))
+    with web_sqlite.store.session() as session:
+        everything = set(session.scalars(select(GalleryItem.file_id)))
+    assert others == everything - carried and others

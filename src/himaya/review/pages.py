@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, select, tuple_
+from sqlalchemy import ColumnElement, Select, exists, select, tuple_
 from sqlalchemy.orm import Session
 
 from himaya.hashsets.categories import CategoryMap
 from himaya.review.ranking import TIER_ALERT, TIER_IGNORED, TIER_NEW
-from himaya.store.models import GalleryItem
+from himaya.store.models import File, GalleryItem, Message
 
 MatchedFilter = Literal["all", "matched", "unknown", "ignored"]
 MATCHED_TIERS: dict[str, int | None] = {
@@ -87,7 +87,8 @@ class GalleryFilter:
     taken at or after (a `date`: from the start of that day); `date_to`: taken at or before (a `date`:
     up to the end of that day). Dates without a
     time zone are UTC, as `taken_at` is stored. `has_gps` / `reviewed`: True or False. `stack_id`: one
-    near-duplicate stack (see `himaya.review.stacks`).
+    near-duplicate stack (see `himaya.review.stacks`). `in_chats`: True, a copy of the content was
+    carried by a chat, SMS or MMS message of the case (its media linked to a file); False, none was.
     """
 
     category: str | None = None
@@ -103,6 +104,7 @@ class GalleryFilter:
     has_gps: bool | None = None
     reviewed: bool | None = None
     stack_id: int | None = None
+    in_chats: bool | None = None  # a copy of the content was sent or received in a chat, SMS or MMS
 
     def tier(self) -> int | None:
         if self.matched not in MATCHED_TIERS:
@@ -131,6 +133,13 @@ class GalleryFilter:
                 found.append(attribute == value)
         if self.path_contains:
             found.append(g.path.icontains(self.path_contains, autoescape=True))
+        if self.in_chats is not None:
+            carried = exists(
+                select(Message.id)
+                .join(File, File.id == Message.file_id)
+                .where(Message.case_id == g.case_id, File.sha256 == g.sha256)
+            )
+            found.append(carried if self.in_chats else ~carried)
         if self.date_from is not None:
             found.append(g.taken_at >= _utc(self.date_from))
         if self.date_to is not None:

@@ -49,6 +49,7 @@ def parse_filters(
     gps: str | None = None,
     reviewed: str | None = None,
     stack: int | None = None,
+    chats: str | None = None,
 ) -> pages.GalleryFilter:
     if matched not in ("all", "matched", "unknown", "ignored"):
         raise HTTPException(status_code=400, detail=N_("matched is all, matched, unknown or ignored"))
@@ -66,6 +67,7 @@ def parse_filters(
         has_gps=_flag(gps),
         reviewed=_flag(reviewed),
         stack_id=stack,
+        in_chats=_flag(chats),
     )
 
 

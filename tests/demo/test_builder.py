@@ -135,7 +135,7 @@ def test_every_entry_exists_and_lists_are_consistent(layout: DemoLayout) -> None
     assert not set(layout.expected_matches) & set(layout.expected_non_matches)
     repeated = [p for p, n in Counter(e.path for e in layout.entries).items() if n > 1]
     assert len(repeated) == 2, "one repeated member name in the zip and one in the nested tar"
-    assert len(layout.expected_matches) == 20  # 18 pictures, the listed video and its clip
+    assert len(layout.expected_matches) == 21  # 19 pictures (one via WhatsApp), the listed video and its clip
     assert set(layout.listed_originals) == {f"IMG_{n:04d}.jpg" for n in range(1, 6)}
 
 

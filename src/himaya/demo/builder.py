@@ -17,6 +17,7 @@ import os
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ import pdqhash
 from PIL import Image, ImageOps
 
 from himaya.demo.archives import FIXED_TIME, bomb_zip, tar_gz, zip_bytes
+from himaya.demo.chats import FRIEND_NAME, DemoMessage, msgstore, wa_db
 from himaya.demo.pictures import camera_exif, encode, photo_like
 from himaya.demo.videos import demo_video
 from himaya.errors import UsageError
@@ -69,7 +71,7 @@ class DemoEntry:
     members of a repeated name have the same expectation, so checks keyed on the readable path hold.
     `kind` is one of: original (camera picture), copy (resized / recompressed / re-encoded original),
     distinct (a picture unrelated to every original), corrupt, text, archive, bomb, video-original,
-    video-copy (a clip of it, smaller), video-distinct.
+    video-copy (a clip of it, smaller), video-distinct, chat-database (a phone app's message database).
     """
 
     path: str
@@ -216,6 +218,8 @@ def build_demo(out_dir: Path) -> DemoLayout:
     other = demo_video(VIDEO_SEED + 2, 8, creation_time=VIDEO_CREATED)
     files.add("DCIM/Camera/VID_0002.mp4", other, "video-distinct", note="8 s, another scene")
 
+    _add_phone(files, originals)
+
     md5_file, pdq_file = _write_hashsets(hashsets, {name: originals[name] for name in LISTED_ORIGINALS})
     vpdq_folder = _write_vpdq(hashsets / HASHSET_VPDQ, LISTED_VIDEO, video)
     (out_dir / MARKER).write_text(
@@ -233,6 +237,31 @@ def build_demo(out_dir: Path) -> DemoLayout:
         entries=tuple(files.entries),
         vpdq_hashset=vpdq_folder,
     )
+
+
+def _add_phone(files: _Files, originals: dict[str, bytes]) -> None:
+    """A phone's WhatsApp: a listed picture received from a friend and an unlisted one sent, both
+    recompressed as WhatsApp does, and a listed one whose WhatsApp copy was deleted (only the SHA-256
+    WhatsApp recorded links the message to the camera original, which was sent as it was)."""
+    media = "Media/WhatsApp Images"
+    received, sent, gone = (f"{media}/IMG-20240504-WA{n:04d}.jpg" for n in (1, 2, 3))
+    received_bytes = encode(_resized(originals["IMG_0002.jpg"], 0.75), "JPEG", quality=80)
+    sent_bytes = encode(_resized(originals["IMG_0007.jpg"], 0.75), "JPEG", quality=80)
+    files.add(f"Phone/WhatsApp/{received}", received_bytes, "copy", "IMG_0002.jpg", "WhatsApp, 75%, q80")
+    files.add(f"Phone/WhatsApp/{sent}", sent_bytes, "copy", "IMG_0007.jpg", "WhatsApp, 75%, q80")
+    day = datetime(2024, 5, 4, 10, 0, tzinfo=UTC)
+    database = msgstore(
+        [
+            DemoMessage(day.replace(minute=21), False, "Look at this one", received, received_bytes),
+            DemoMessage(day.replace(minute=25), True, "And mine", sent, sent_bytes),
+            DemoMessage(day.replace(minute=31), False, None, gone, originals["IMG_0004.jpg"], forwarded=True),
+            DemoMessage(day.replace(minute=40), True, "See you at the market"),
+        ]
+    )
+    databases = "Phone/data/data/com.whatsapp/databases"
+    note = f"WhatsApp: 4 messages with {FRIEND_NAME}, one picture deleted"
+    files.add(f"{databases}/msgstore.db", database, "chat-database", note=note)
+    files.add(f"{databases}/wa.db", wa_db(), "chat-database", note="WhatsApp contacts")
 
 
 class _Files:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
@@ -103,6 +104,7 @@ def run_demo(app_ctx: AppContext, out: Path, workers: int) -> None:
     if disk is not None:
         failures += _disk_rows(table, disk, records, store)
     console.print(table)
+    _print_messages(console, store)
     console.print(
         f"scan {summary.status} in {scan_seconds:.1f} s: {summary.files_written} files analysed, "
         f"{summary.files_skipped} already done, {summary.files_error} with errors (expected: the corrupt "
@@ -154,3 +156,28 @@ def _disk_rows(table: Table, disk: DemoDisk, records: list[dict[str, Any]], stor
         failures += not ok
         table.add_row(expected, f"{name}: {path}", ", ".join(methods), "✔" if ok else "✘")
     return failures
+
+
+def _print_messages(console: Console, store: Store) -> None:
+    """The phone's messages that carried a matched picture: who sent it to whom, when, and how it was
+    linked (by its path, or by the SHA-256 WhatsApp recorded when the file is gone)."""
+    from himaya.chats.records import iso_utc, message_records
+    from himaya.reports.records import find_case
+
+    with store.session() as session:
+        records = list(message_records(session, find_case(session, DEMO_CASE)))
+    carried = [r for r in records if any(m.kind == "alert" for m in r.matches)]
+    console.print(f"messages read from the phone's chat database: {len(records)}; carrying matched pictures:")
+    for r in carried:
+        who = (
+            f"from {r.sender_name or r.sender}" if r.direction == "received" else "sent by the phone's owner"
+        )
+        if r.link_method == "path":
+            where = r.file_path_in_case or ""
+        elif r.link_method == "sha256":
+            where = (
+                f"{r.media_path} (this copy is gone; the SHA-256 WhatsApp kept is {r.file_path_in_case}'s)"
+            )
+        else:
+            where = f"{r.media_path} (gone)"
+        console.print(f"  {iso_utc(r.time_utc)} {r.app} {who}: {where}", highlight=False, markup=False)

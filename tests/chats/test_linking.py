@@ -6,6 +6,8 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from himaya.analyzers.artifacts.interface import ChatMessage, MediaRef
@@ -198,3 +200,12 @@ def test_a_bare_name_links_by_name_and_a_named_folder_must_match(store: Store) -
     links = _links(store)
     assert links["message:1"][0] == "phone.zip!/a/IMG_1.jpg"
     assert links["message:2"] == (None, None, False)  # the app named a folder the file is not in
+
+
+@given(st.text(max_size=200))
+def test_any_stored_path_splits_into_clean_parts(text: str) -> None:
+    parts = path_parts(text)
+    assert all(part and part not in (".", "~") and "/" not in part and "\\" not in part for part in parts)
+    assert parts == [p.lower() for p in parts]
+    # The same path written with the other separator, or with a file:// prefix, gives the same parts.
+    assert path_parts(text.replace("/", "\\")) == path_parts(text.replace("\\", "/"))

@@ -20,9 +20,10 @@ from himaya.reports.html import write_report
 from himaya.reports.messages import export_messages
 from himaya.store.blobs import BlobStore
 from himaya.store.db import Store, open_store
-from himaya.store.models import ArtifactSource, File, Message, ScanRun
+from himaya.store.models import ArtifactSource, Case, File, Message, ScanRun
+from tests.builders.chats import ios
 from tests.builders.chats import whatsapp_android as wa
-from tests.builders.phones import zip_tree
+from tests.builders.phones import tar_tree, zip_tree
 
 WA_ROOT = "data/media/0/Android/media/com.whatsapp/WhatsApp"
 DATABASES = "data/data/com.whatsapp/databases"
@@ -235,3 +236,62 @@ def test_ctrl_c_while_reading_messages_then_rerun_finishes_without_duplicates(
     scan(store, blobs, [root])
     scan(store, blobs, [root])
     assert len(messages(store)) == len(wa.EXPECTED_SENDERS)
+
+
+APPGROUP = "private/var/mobile/Containers/Shared/AppGroup/5B6C7D8E-1A2B-4C3D-8E9F-0A1B2C3D4E5F"
+
+
+def ios_extraction(root: Path) -> Path:
+    """An iPhone full-file-system extraction: WhatsApp's shared container (newest messages in the -wal),
+    Messages with its attachments, the address book; one WhatsApp picture and one attachment deleted."""
+    ios.build_chatstorage(root / APPGROUP / "ChatStorage.sqlite", wal=True)
+    for stored, data in ios.whatsapp_media_files().items():
+        target = root / APPGROUP / "Message" / stored
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    ios.build_sms_db(root / "private/var/mobile/Library/SMS/sms.db")
+    for stored, data in ios.sms_attachment_files().items():
+        target = root / "private/var/mobile" / stored.removeprefix("~/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    ios.build_addressbook(root / "private/var/mobile/Library/AddressBook/AddressBook.sqlitedb")
+    return root
+
+
+def test_ios_whatsapp_messages_and_contacts_from_a_tar(
+    store: Store, blobs: BlobStore, tmp_path: Path
+) -> None:
+    root = ios_extraction(tmp_path / "iphone")
+    scan(store, blobs, [tar_tree(root, tmp_path / "iPhone.tar")])
+    records = messages(store)
+    apps = {r["app"] for r in records}
+    assert apps == {"whatsapp", "sms", "imessage"}
+    media = {r["media_path"]: r for r in records if r["media_path"]}
+    for message, stored in ios.WA_MEDIA_PATHS.items():
+        found = media[stored]
+        if message == ios.WA_DELETED_MEDIA_MESSAGE:
+            assert found["media_present"] is False and found["file_path_in_case"] is None
+        else:
+            assert found["file_path_in_case"] == f"iPhone.tar!/{APPGROUP}/Message/{stored}", stored
+            assert found["link_method"] == "path" and found["media_present"] is True
+    for attachment, stored in ios.SMS_ATTACHMENT_PATHS.items():
+        found = media[stored]
+        if attachment == ios.SMS_DELETED_ATTACHMENT:
+            assert found["media_present"] is False
+        else:
+            expected = "iPhone.tar!/private/var/mobile/" + stored.removeprefix("~/")
+            assert found["file_path_in_case"] == expected and found["link_method"] == "path"
+    assert ios.WA_TEXT_WAL_ONLY in {r["text"] for r in records}  # only in ChatStorage.sqlite-wal
+    # Rami: his address-book card, his WhatsApp JID and his SMS number are one person.
+    with store.session() as session:
+        from himaya.chats.people import case_people
+
+        case_id = session.scalar(select(Case.id).where(Case.number == "C-MSG"))
+        assert case_id is not None
+        people = case_people(session, case_id)
+    rami = people.person_of("whatsapp", ios.RAMI_JID)
+    assert rami is not None and ios.RAMI_NAME in rami.names
+    assert ("email", ios.RAMI_EMAIL) in rami.identifiers
+    assert people.person_of("phone", ios.RAMI_NUMBER) is rami
+    dana = people.person_of("whatsapp", ios.DANA_JID)
+    assert dana is not None and dana.names == [ios.DANA_PUSH_NAME]  # known only by her own push name

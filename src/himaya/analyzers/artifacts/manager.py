@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from himaya.analyzers.artifacts.contacts_android import ContactsAndroid
+from himaya.analyzers.artifacts.contacts_ios import ContactsIos
 from himaya.analyzers.artifacts.database import (
     DatabaseFiles,
     DatabaseUnreadableError,
@@ -16,12 +17,14 @@ from himaya.analyzers.artifacts.database import (
 )
 from himaya.analyzers.artifacts.interface import ArtifactParser, Record, Schema
 from himaya.analyzers.artifacts.sms_android import SmsAndroid
+from himaya.analyzers.artifacts.sms_ios import SmsIos
 from himaya.analyzers.artifacts.telegram_android import TelegramAndroid
 from himaya.analyzers.artifacts.whatsapp_android import (
     WhatsAppAndroid,
     WhatsAppAndroidLegacy,
     WhatsAppContactsAndroid,
 )
+from himaya.analyzers.artifacts.whatsapp_ios import WhatsAppIos
 
 __all__ = ["PARSERS", "ParsedDatabase", "parse_files", "parser_named", "recognise"]
 
@@ -33,6 +36,9 @@ PARSERS: tuple[type[ArtifactParser], ...] = (
     TelegramAndroid,
     SmsAndroid,
     ContactsAndroid,
+    WhatsAppIos,
+    SmsIos,
+    ContactsIos,
 )
 
 

@@ -131,6 +131,9 @@ def test_whatsapp_messages_linked_and_matched(
     assert "file gone: matched by the SHA-256 the app recorded" in html
     assert wa.DELETED_MEDIA_PATH in html and wa.GROUP_SUBJECT not in html  # only matched media's messages
     assert report.databases[0][3] == "parsed"
+    rania = next(e for e in report.exchanges if e[0].startswith(wa.CONTACT_NAMES[wa.RANIA]))
+    assert rania[1:4] == ("phone owner", 3, 5)  # received: text, picture, forwarded, gone; status
+    assert "Who exchanged media with whom" in html
 
 
 def test_evidence_is_never_modified(store: Store, blobs: BlobStore, tmp_path: Path) -> None:

@@ -20,10 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from himaya import __version__
+from himaya.chats.people import OWNER, case_people
 from himaya.chats.records import MessageRecord, iso_utc, message_records
 from himaya.reports.records import MatchRecord, clock, file_category, file_records, find_case, ranges_text
 from himaya.store.db import Store
 from himaya.store.models import ArtifactSource, Case, CustodyEvent, EvidenceItem, File, ScanRun, VideoFacts
+
+EXCHANGES_SHOWN = 50
 
 
 @dataclass
@@ -92,6 +95,9 @@ class ReportData:
     databases: list[tuple[str, str, str, str, int, str | None]] = field(default_factory=list)
     # Matched media and the messages that carried them (a deleted picture through its recorded SHA-256).
     carried: list[CarriedRow] = field(default_factory=list)
+    # Who exchanged media with whom: (from, to, media, messages, first, last, apps), most media first.
+    exchanges: list[tuple[str, str, int, int, str, str, str]] = field(default_factory=list)
+    persons: int = 0
 
 
 @dataclass
@@ -175,8 +181,20 @@ def _collect_messages(session: Session, case: Case, data: ReportData, names: dic
     ]
     if not sources:
         return
+    people = case_people(session, case.id)
+
+    def party(key: str) -> str:
+        person = people.persons.get(key)
+        return "phone owner" if key == OWNER else person.label if person else key
+
+    data.persons = len(people.persons)
+    data.exchanges = [
+        (party(e.sender), party(e.recipient), e.media, e.messages, iso_utc(e.first) or "",
+         iso_utc(e.last) or "", ", ".join(sorted(e.apps)))
+        for e in people.exchanges[:EXCHANGES_SHOWN]
+    ]  # fmt: skip
     groups: dict[object, CarriedRow] = {}
-    for record in message_records(session, case, only_matches=True):
+    for record in message_records(session, case, only_matches=True, people=people):
         alerts = [m for m in record.matches if m.kind == "alert"]
         if not alerts:
             continue

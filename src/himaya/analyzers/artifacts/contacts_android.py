@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from himaya.analyzers.artifacts.interface import ArtifactParser, Identity, Record, Schema, has_columns
+from himaya.analyzers.artifacts.values import decode_text, sqlite_codec
 
 __all__ = ["ContactsAndroid"]
 
@@ -43,7 +44,6 @@ _KINDS = {
 }
 # A number column's value, NULL when it holds text: SQLite would fail decoding text that is not UTF-8.
 _NUMBER = "(CASE WHEN typeof({0}) IN ('integer', 'real') THEN {0} END)"
-_SQLITE_CODECS = {"UTF-8": "utf-8", "UTF-16le": "utf-16-le", "UTF-16be": "utf-16-be"}
 
 
 class ContactsAndroid(ArtifactParser):
@@ -60,7 +60,7 @@ class ContactsAndroid(ArtifactParser):
         )
 
     def parse(self, db: sqlite3.Connection, schema: Schema) -> Iterator[Record]:
-        codec = _text_codec(db)
+        codec = sqlite_codec(db)
         display = (
             "CAST(display_name AS BLOB)" if has_columns(schema, "raw_contacts", "display_name") else "NULL"
         )
@@ -69,14 +69,14 @@ class ContactsAndroid(ArtifactParser):
             f"SELECT _id, {_NUMBER.format('contact_id')}, {display} FROM raw_contacts"  # noqa: S608
         ):
             if isinstance(raw_id, int):
-                raw_contacts[raw_id] = (_card(raw_id, contact_id), _decode(name, codec))
+                raw_contacts[raw_id] = (_card(raw_id, contact_id), decode_text(name, codec))
         structured: dict[int, str] = {}
         for raw_id, name in db.execute(
             f"SELECT {_NUMBER.format('d.raw_contact_id')}, CAST(d.data1 AS BLOB) FROM data d "  # noqa: S608
             "JOIN mimetypes m ON m._id = d.mimetype_id WHERE m.mimetype = ?",
             (_NAME_TYPE,),
         ):
-            text = _decode(name, codec)
+            text = decode_text(name, codec)
             if isinstance(raw_id, int) and text and raw_id not in structured:
                 structured[raw_id] = text
         marks = ", ".join("?" for _ in _KINDS)
@@ -88,7 +88,7 @@ class ContactsAndroid(ArtifactParser):
             tuple(_KINDS),
         ):
             kind = _KINDS.get(mimetype) if isinstance(mimetype, str) else None
-            value = _decode(value_raw, codec)
+            value = decode_text(value_raw, codec)
             if kind is None or value is None:
                 continue
             if not isinstance(raw_id, int):
@@ -109,16 +109,3 @@ def _card(raw_id: int, contact_id: Any) -> str:
     if isinstance(contact_id, int) and not isinstance(contact_id, bool):
         return f"contact:{contact_id}"
     return f"raw_contact:{raw_id}"
-
-
-def _text_codec(db: sqlite3.Connection) -> str:
-    row = db.execute("PRAGMA encoding").fetchone()
-    return _SQLITE_CODECS.get(str(row[0]) if row else "UTF-8", "utf-8")
-
-
-def _decode(value: Any, codec: str) -> str | None:
-    """Text read as bytes (CAST … AS BLOB), so a bad byte spoils one value, not the whole read."""
-    if value is None:
-        return None
-    text = value.decode(codec, "replace") if isinstance(value, bytes) else str(value)
-    return text if text.strip() else None

@@ -39,6 +39,7 @@ from himaya.analyzers.artifacts.interface import (
     Schema,
     has_columns,
 )
+from himaya.analyzers.artifacts.values import decode_text, sqlite_codec
 
 __all__ = ["SmsAndroid"]
 
@@ -64,7 +65,6 @@ _TEXT_TYPE = "text/plain"
 _LAYOUT_TYPE = "application/smil"
 # WAP MIBenum → codec, for `pdu.sub`, which PduPersister stores byte for byte as ISO-8859-1 characters.
 _MIB_CODECS = {3: "ascii", 4: "latin-1", 106: "utf-8", 1013: "utf-16-be", 1014: "utf-16-le", 1015: "utf-16"}
-_SQLITE_CODECS = {"UTF-8": "utf-8", "UTF-16le": "utf-16-le", "UTF-16be": "utf-16-be"}
 
 
 class SmsAndroid(ArtifactParser):
@@ -82,7 +82,7 @@ class SmsAndroid(ArtifactParser):
         )
 
     def parse(self, db: sqlite3.Connection, schema: Schema) -> Iterator[Record]:
-        codec = _text_codec(db)
+        codec = sqlite_codec(db)
         threads = _threads(db, codec)
         query = (
             f"SELECT _id, {_number('thread_id')}, CAST(address AS BLOB), {_number('date')}, "  # noqa: S608
@@ -103,7 +103,7 @@ class SmsAndroid(ArtifactParser):
         direction = _SMS_DIRECTIONS.get(_integer(kind) or 0)
         if direction is None:
             return None
-        address = _decode(address_raw, codec)
+        address = decode_text(address_raw, codec)
         chat, chat_type, members = _chat(thread_id, threads, [address] if address else [])
         if direction == "received":
             sender = address or (members[0] if len(members) == 1 else None)
@@ -122,7 +122,7 @@ class SmsAndroid(ArtifactParser):
             sender=sender,
             recipients=recipients,
             time_utc=_time(date, _MILLISECOND),
-            text=_decode(body, codec),
+            text=decode_text(body, codec),
             chat_name=", ".join(members) or None,
         )
 
@@ -178,7 +178,7 @@ class SmsAndroid(ArtifactParser):
         sender: str | None = None
         to: list[str] = []
         for _, kind, address_raw in addrs:
-            address = _decode(address_raw, codec)
+            address = decode_text(address_raw, codec)
             if not address or address == _OWNER_TOKEN:
                 continue
             kind_number = _integer(kind)
@@ -230,22 +230,22 @@ class SmsAndroid(ArtifactParser):
 def _part(part: Row, codec: str) -> str | MediaRef | None:
     """A `part` row's text, its attachment, or None for the layout and empty or unknown text parts."""
     _, _, ct_raw, text_raw, data_raw, location, name, file_name = part
-    content_type = _decode(ct_raw, codec)
+    content_type = decode_text(ct_raw, codec)
     lowered = (content_type or "").strip().lower()
-    path = _decode(data_raw, codec)
+    path = decode_text(data_raw, codec)
     if lowered == _LAYOUT_TYPE:
         return None
     if path is None and lowered in (_TEXT_TYPE, ""):
-        return _decode(text_raw, codec)
+        return decode_text(text_raw, codec)
     if path is None and lowered.startswith("text/"):
         return None
     # Everything else was kept as a file: pictures, video, audio, but also vCards and documents.
-    label = _decode(location, codec) or _decode(name, codec) or _decode(file_name, codec)
+    label = decode_text(location, codec) or decode_text(name, codec) or decode_text(file_name, codec)
     return MediaRef(path=path, sha256=None, mime=content_type, size=None, name=label)
 
 
 def _subject(value: Any, charset: Any, codec: str) -> str | None:
-    subject = _decode(value, codec)
+    subject = decode_text(value, codec)
     if not subject:
         return None
     number = _integer(charset)
@@ -288,7 +288,7 @@ class _Grouped:
 def _threads(db: sqlite3.Connection, codec: str) -> dict[int, tuple[str, ...]]:
     addresses: dict[int, str] = {}
     for address_id, address_raw in db.execute("SELECT _id, CAST(address AS BLOB) FROM canonical_addresses"):
-        address = _decode(address_raw, codec)
+        address = decode_text(address_raw, codec)
         if isinstance(address_id, int) and address and address != _OWNER_TOKEN:
             addresses[address_id] = address
     threads: dict[int, tuple[str, ...]] = {}
@@ -296,7 +296,7 @@ def _threads(db: sqlite3.Connection, codec: str) -> dict[int, tuple[str, ...]]:
         if not isinstance(thread_id, int):
             continue
         members: list[str] = []
-        for token in (_decode(ids_raw, codec) or "").split():
+        for token in (decode_text(ids_raw, codec) or "").split():
             number = _integer(token)
             address = addresses.get(number) if number is not None else None
             if address is not None and address not in members:
@@ -324,19 +324,6 @@ def _number(column: str) -> str:
 
 def _others(people: Sequence[str], sender: str | None) -> tuple[str, ...]:
     return tuple(person for person in people if person != sender)
-
-
-def _text_codec(db: sqlite3.Connection) -> str:
-    row = db.execute("PRAGMA encoding").fetchone()
-    return _SQLITE_CODECS.get(str(row[0]) if row else "UTF-8", "utf-8")
-
-
-def _decode(value: Any, codec: str) -> str | None:
-    """Text read as bytes (CAST … AS BLOB), so a bad byte spoils one value, not the whole read."""
-    if value is None:
-        return None
-    text = value.decode(codec, "replace") if isinstance(value, bytes) else str(value)
-    return text if text.strip() else None
 
 
 def _integer(value: Any) -> int | None:

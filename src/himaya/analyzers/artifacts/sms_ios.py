@@ -42,6 +42,7 @@ from himaya.analyzers.artifacts.interface import (
     Schema,
     has_columns,
 )
+from himaya.analyzers.artifacts.values import int_value, text_value
 
 __all__ = ["SmsIos", "text_from_attributed_body"]
 
@@ -53,24 +54,8 @@ _PHONE = re.compile(r"\+?[0-9][0-9 ()./-]*")
 _ATTACHMENT_COLUMNS = ("mime_type", "total_bytes", "transfer_name")
 
 
-def _text(value: object) -> str | None:
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", errors="replace")
-    if isinstance(value, str) and value.strip():
-        return value
-    return None
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return int(value)
-    return None
-
-
 def _message_text(value: object) -> str | None:
-    text = _text(value)
+    text = text_value(value)
     if text is None:
         return None
     text = text.replace(_ATTACHMENT_MARK, "")
@@ -169,7 +154,7 @@ class SmsIos(ArtifactParser):
     def parse(self, db: sqlite3.Connection, schema: Schema) -> Iterator[Record]:
         handles: dict[int, str] = {}
         for rowid, value in db.execute("SELECT ROWID, id FROM handle ORDER BY ROWID"):
-            handle, key = _text(value), _int(rowid)
+            handle, key = text_value(value), int_value(rowid)
             if handle is not None and key is not None:
                 handles[key] = handle
         seen: set[str] = set()
@@ -199,17 +184,19 @@ class SmsIos(ArtifactParser):
             f"SELECT ROWID, chat_identifier, {column('guid')}, {column('display_name')}, {column('style')} "  # noqa: S608
             "FROM chat"
         ):
-            key = _int(rowid)
+            key = int_value(rowid)
             if key is not None:
                 chats[key] = _Chat(
-                    _text(identifier) or _text(guid) or f"chat:{key}", _text(name), _int(style)
+                    text_value(identifier) or text_value(guid) or f"chat:{key}",
+                    text_value(name),
+                    int_value(style),
                 )
         if has_columns(schema, "chat_handle_join", "chat_id", "handle_id"):
             for chat_id, handle_id in db.execute(
                 "SELECT chat_id, handle_id FROM chat_handle_join ORDER BY chat_id, handle_id"
             ):
-                chat = chats.get(_int(chat_id) or 0)
-                handle = handles.get(_int(handle_id) or 0)
+                chat = chats.get(int_value(chat_id) or 0)
+                handle = handles.get(int_value(handle_id) or 0)
                 if chat is not None and handle is not None and handle not in chat.people:
                     chat.people.append(handle)
         return chats
@@ -256,14 +243,16 @@ class SmsIos(ArtifactParser):
     ) -> list[ChatMessage]:
         """One message's ChatMessages: one per attachment, or one when it has none."""
         (rowid, text, body, handle_id, service, date, from_me, item_type, *_) = rows[0]
-        key = _int(rowid)
-        if key is None or (_int(item_type) or 0) != 0:
+        key = int_value(rowid)
+        if key is None or (int_value(item_type) or 0) != 0:
             return []
         # A message belongs to one chat; should the joins name several, the lowest id is taken.
-        linked = sorted({chat_id for row in rows for chat_id in (_int(row[8]),) if chat_id is not None})
-        recovered = sorted({chat_id for row in rows for chat_id in (_int(row[9]),) if chat_id is not None})
-        sent = _int(from_me) == 1
-        handle = handles.get(_int(handle_id) or 0)
+        linked = sorted({chat_id for row in rows for chat_id in (int_value(row[8]),) if chat_id is not None})
+        recovered = sorted(
+            {chat_id for row in rows for chat_id in (int_value(row[9]),) if chat_id is not None}
+        )
+        sent = int_value(from_me) == 1
+        handle = handles.get(int_value(handle_id) or 0)
         chat = next((chats[c] for c in (*linked, *recovered) if c in chats), None)
         if chat is None:
             chat = _Chat(handle or "unknown", None, _DIRECT_STYLE)
@@ -286,20 +275,20 @@ class SmsIos(ArtifactParser):
         attachments: dict[int, MediaRef] = {}
         for row in rows:
             attachment_id, filename, mime, size, transfer_name = row[10:15]
-            attachment_key = _int(attachment_id)
+            attachment_key = int_value(attachment_id)
             if attachment_key is None or attachment_key in attachments:
                 continue
-            total = _int(size)
+            total = int_value(size)
             attachments[attachment_key] = MediaRef(
-                path=_text(filename),
-                mime=_text(mime),
+                path=text_value(filename),
+                mime=text_value(mime),
                 size=total if total is not None and total > 0 else None,
-                name=_text(transfer_name),
+                name=text_value(transfer_name),
             )
 
         def record(source_row: str, message_text: str | None, media: MediaRef | None) -> ChatMessage:
             return ChatMessage(
-                app="imessage" if _text(service) == "iMessage" else self.APP,
+                app="imessage" if text_value(service) == "iMessage" else self.APP,
                 source_row=source_row,
                 chat=chat.identifier,
                 chat_type="group" if chat.is_group else "direct",

@@ -42,6 +42,7 @@ from himaya.analyzers.artifacts.interface import (
     Schema,
     has_columns,
 )
+from himaya.analyzers.artifacts.values import int_value, text_value
 
 __all__ = ["WhatsAppIos"]
 
@@ -59,22 +60,6 @@ _NOT_PEOPLE = ("@g.us", "@broadcast", "@status", "@newsletter", "@temp")
 _MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*", re.IGNORECASE)
 
 
-def _text(value: object) -> str | None:
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", errors="replace")
-    if isinstance(value, str) and value.strip():
-        return value
-    return None
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return int(value)
-    return None
-
-
 def _core_data_time(value: object) -> datetime | None:
     """Seconds since 2001; 0 is an unset date, not the first second of 2001."""
     if not isinstance(value, int | float) or not value or not math.isfinite(value):
@@ -86,7 +71,7 @@ def _core_data_time(value: object) -> datetime | None:
 
 
 def _sha256_from_base64(value: object) -> str | None:
-    text = _text(value)
+    text = text_value(value)
     if text is None or len(text.strip()) != 44:
         return None
     try:
@@ -97,7 +82,7 @@ def _sha256_from_base64(value: object) -> str | None:
 
 
 def _mime(value: object) -> str | None:
-    text = _text(value)
+    text = text_value(value)
     if text is None or len(text) > 127 or not _MIME.fullmatch(text.strip()):
         return None
     return text.strip().lower()
@@ -153,7 +138,7 @@ class WhatsAppIos(ArtifactParser):
 
         def name(jid: str, given: object) -> None:
             if _is_person(jid) and names.get(jid) is None:
-                names[jid] = _text(given)
+                names[jid] = text_value(given)
 
         partner = "ZPARTNERNAME" if has_columns(schema, "ZWACHATSESSION", "ZPARTNERNAME") else "NULL"
         kind = "ZSESSIONTYPE" if has_columns(schema, "ZWACHATSESSION", "ZSESSIONTYPE") else "NULL"
@@ -161,11 +146,11 @@ class WhatsAppIos(ArtifactParser):
         for pk, jid_value, partner_name, session_type in db.execute(
             f"SELECT Z_PK, ZCONTACTJID, {partner}, {kind} FROM ZWACHATSESSION"  # noqa: S608
         ):
-            jid, key = _text(jid_value), _int(pk)
+            jid, key = text_value(jid_value), int_value(pk)
             if jid is None or key is None:
                 continue
-            is_group = _int(session_type) == _GROUP_SESSION or jid.endswith("@g.us")
-            chats[key] = _Chat(jid, _text(partner_name), is_group)
+            is_group = int_value(session_type) == _GROUP_SESSION or jid.endswith("@g.us")
+            chats[key] = _Chat(jid, text_value(partner_name), is_group)
             if not is_group:
                 name(jid, partner_name)
 
@@ -177,20 +162,20 @@ class WhatsAppIos(ArtifactParser):
                 f"SELECT Z_PK, ZCHATSESSION, ZMEMBERJID, {contact}, {first} FROM ZWAGROUPMEMBER "  # noqa: S608
                 "ORDER BY Z_PK"
             ):
-                jid, key = _text(jid_value), _int(pk)
+                jid, key = text_value(jid_value), int_value(pk)
                 if jid is None or key is None:
                     continue
                 member_jids[key] = jid
-                chat = chats.get(_int(session) or 0)
+                chat = chats.get(int_value(session) or 0)
                 if chat is not None and jid not in chat.members:
                     chat.members.append(jid)
-                name(jid, _text(contact_name) or first_name)
+                name(jid, text_value(contact_name) or first_name)
 
         if has_columns(schema, "ZWAPROFILEPUSHNAME", "ZJID", "ZPUSHNAME"):
             for jid_value, push_name in db.execute(
                 "SELECT ZJID, ZPUSHNAME FROM ZWAPROFILEPUSHNAME ORDER BY ZJID"
             ):
-                jid = _text(jid_value)
+                jid = text_value(jid_value)
                 if jid is not None:
                     name(jid, push_name)
         return chats, member_jids, names
@@ -233,13 +218,13 @@ class WhatsAppIos(ArtifactParser):
     ) -> ChatMessage | None:
         (pk, session, from_me, date, text, from_jid_value, to_jid_value, type_value, member, flags_value,
          media_pk, path, title, size, vcard_string, vcard_name) = row  # fmt: skip
-        key = _int(pk)
-        message_type = _int(type_value)
+        key = int_value(pk)
+        message_type = int_value(type_value)
         if key is None or message_type in _NOT_MESSAGES:
             return None
-        sent = _int(from_me) == 1
-        from_jid, to_jid = _text(from_jid_value), _text(to_jid_value)
-        chat = chats.get(_int(session) or 0)
+        sent = int_value(from_me) == 1
+        from_jid, to_jid = text_value(from_jid_value), text_value(to_jid_value)
+        chat = chats.get(int_value(session) or 0)
         if chat is None:
             jid = (to_jid if sent else from_jid) or "unknown"
             chat = _Chat(jid, None, jid.endswith("@g.us"))
@@ -251,23 +236,23 @@ class WhatsAppIos(ArtifactParser):
             recipients = tuple(chat.members) if chat.is_group else (chat.jid,)
         elif chat.is_group:
             # ZFROMJID of a received group message is the group itself; the author is the member row.
-            sender = member_jids.get(_int(member) or 0) or (from_jid if from_jid != chat.jid else None)
+            sender = member_jids.get(int_value(member) or 0) or (from_jid if from_jid != chat.jid else None)
             recipients = tuple(jid for jid in chat.members if jid != sender)
         else:
             sender = from_jid or chat.jid
             recipients = ()
 
         media_ref: MediaRef | None = None
-        local_path = _text(path)
+        local_path = text_value(path)
         if media_pk is not None and (local_path is not None or message_type in _MEDIA_TYPES):
-            file_size = _int(size)
+            file_size = int_value(size)
             media_ref = MediaRef(
                 path=local_path,
                 sha256=_sha256_from_base64(vcard_name) if message_type in _HASHED_TYPES else None,
                 mime=None if message_type in _NO_MIME_TYPES else _mime(vcard_string),
                 size=file_size if file_size is not None and file_size > 0 else None,
             )
-        flags = _int(flags_value)
+        flags = int_value(flags_value)
         return ChatMessage(
             app=self.APP,
             source_row=f"message:{key}",
@@ -277,7 +262,7 @@ class WhatsAppIos(ArtifactParser):
             sender=sender,
             recipients=recipients,
             time_utc=_core_data_time(date),
-            text=_text(text) or (_text(title) if media_pk is not None else None),
+            text=text_value(text) or (text_value(title) if media_pk is not None else None),
             media=media_ref,
             forwarded=flags is not None and bool(flags & _FORWARDED_BIT),
             chat_name=chat.name,

@@ -298,3 +298,29 @@ def test_ios_whatsapp_messages_and_contacts_from_a_tar(
     assert people.person_of("phone", ios.RAMI_NUMBER) is rami
     dana = people.person_of("whatsapp", ios.DANA_JID)
     assert dana is not None and dana.names == [ios.DANA_PUSH_NAME]  # known only by her own push name
+
+
+def test_a_phone_image_whose_picture_was_deleted_but_is_recovered(
+    store: Store, blobs: BlobStore, tmp_path: Path
+) -> None:
+    """A disk image (ext4): the databases and media read through path specs; the picture whose file was
+    deleted is recovered from its inode, so its message finds it, flagged deleted, with its content."""
+    from tests.builders.disks import ext4_image
+
+    staged = android_extraction(tmp_path / "staged")
+    files = {
+        str(path.relative_to(staged)): path.read_bytes()
+        for path in sorted(staged.rglob("*"))
+        if path.is_file()
+    }
+    gone = {f"{WA_ROOT}/{wa.DELETED_MEDIA_PATH}": wa.media_bytes(wa.DELETED_MEDIA_PATH)}
+    image = ext4_image(tmp_path / "phone.raw", files, size_mb=24, deleted=gone)
+    scan(store, blobs, [image], carve=False)
+    records = messages(store)
+    assert len(records) == len(wa.EXPECTED_SENDERS)  # the -wal in the image was applied too
+    recovered = next(r for r in records if r["media_path"] == wa.DELETED_MEDIA_PATH)
+    assert recovered["media_present"] is True and recovered["link_method"] == "path"
+    assert recovered["file_path_in_case"] == f"phone.raw/{WA_ROOT}/{wa.DELETED_MEDIA_PATH}"
+    with store.session() as session:
+        deleted = session.scalar(select(File.deleted).where(File.path == recovered["file_path_in_case"]))
+    assert deleted is True

@@ -265,6 +265,11 @@ def media_files() -> dict[str, bytes]:
 DELETED_MEDIA_SHA256 = sha256_hex(_picture(DELETED_MEDIA_PATH))
 
 
+def media_bytes(path: str) -> bytes:
+    """The picture at a media path of the scenario, the deleted one included."""
+    return _picture(path)
+
+
 def media_sha256(path: str) -> str:
     return sha256_hex(_picture(path))
 

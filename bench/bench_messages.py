@@ -35,6 +35,7 @@ from himaya.analyzers.artifacts.database import DatabaseFiles, open_private_copy
 from himaya.analyzers.artifacts.manager import iter_records, recognise  # noqa: E402
 from himaya.cases import create_case  # noqa: E402
 from himaya.pipeline.artifacts import parse_case_artifacts  # noqa: E402
+from himaya.reports.messages import export_messages  # noqa: E402
 from himaya.store.blobs import BlobStore  # noqa: E402
 from himaya.store.db import open_store  # noqa: E402
 from himaya.store.models import (  # noqa: E402
@@ -67,6 +68,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--present", type=float, default=0.75, help="share of media files present")
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: SQLite)")
+    parser.add_argument("--export", action="store_true", help="also time the messages-jsonl export")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="himaya-bench-") as work:
@@ -148,6 +150,11 @@ def main() -> None:
             f"median of {args.runs}: parse only {statistics.median(parse):.1f} s; "
             f"parse + link (the stage) {statistics.median(stage):.1f} s"
         )
+        if args.export:
+            started = time.perf_counter()
+            with open(os.devnull, "w", encoding="utf-8") as sink:
+                count = export_messages(store, "BENCH-MSG", sink)
+            print(f"messages-jsonl export: {count:,} messages in {time.perf_counter() - started:.1f} s")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Bundle, Session, aliased, selectinload
 
 from himaya.chats.people import People, case_people
 from himaya.hashsets.categories import CategoryMap
@@ -202,9 +202,28 @@ def message_records(
 
     database_file = aliased(File)
     media_file = aliased(File)
+    # Plain columns, not ORM objects: a million messages are read without an identity map.
+    columns: Bundle[Any] = Bundle(
+        "message",
+        Message.id,
+        Message.app,
+        Message.direction,
+        Message.sender,
+        Message.recipients,
+        Message.time_utc,
+        Message.text,
+        Message.forwarded,
+        Message.media_path,
+        Message.media_sha256,
+        Message.media_mime,
+        Message.media_name,
+        Message.media_present,
+        Message.file_id,
+        Message.link_method,
+    )
     query = (
         select(
-            Message,
+            columns,
             Chat.key,
             Chat.name,
             Chat.chat_type,
@@ -221,6 +240,14 @@ def message_records(
         .order_by(Message.time_utc.is_(None), Message.time_utc, Message.id)
         .execution_options(yield_per=5000)
     )
+    names: dict[tuple[str, str | None], str | None] = {}
+
+    def sender_name(app: str, sender: str | None) -> str | None:
+        key = (app, sender)
+        if key not in names:
+            names[key] = people.name_of(app, sender)
+        return names[key]
+
     chunks: list[list[int]] | list[None] = [None]
     if wanted is not None:
         chunks = [wanted[i : i + SQL_IN] for i in range(0, len(wanted), SQL_IN)]
@@ -243,7 +270,7 @@ def message_records(
                 chat_type=chat_type,
                 direction=message.direction,
                 sender=message.sender,
-                sender_name=people.name_of(message.app, message.sender),
+                sender_name=sender_name(message.app, message.sender),
                 recipients=[r for r in recipients if isinstance(r, str)],
                 time_utc=message.time_utc,
                 text=message.text,

@@ -69,8 +69,11 @@ def himaya(
 HELP = {
     (): [
         "--home", "--key-file", "--version", "case", "hashset", "scan", "export", "report", "rematch",
-        "evidence", "serve", "user", "audit", "online", "tips",
+        "evidence", "serve", "user", "audit", "online", "tips", "messages",
     ],
+    ("messages",): ["parse", "summary"],
+    ("messages", "summary"): ["CASE_NUMBER", "--json", "--limit"],
+    ("messages", "parse"): ["CASE_NUMBER", "--again"],
     ("tips",): ["import", "summary"],
     ("tips", "import"): ["FILE...", "--format", "--timezone", "--service", "cybertip-xml", "access-log"],
     ("tips", "summary"): ["--format", "first_utc", "asn", "flags"],
@@ -104,15 +107,15 @@ HELP = {
         "--no-thumbnails", "--quiet", "--recovery-key-file", "--startup-key-file", "--prompt", "--no-prompt",
         "--shadow-copies", "--carve", "--no-carve", "--verify", "--no-verify", "--video", "--no-video",
         "--video-seconds-per-hash", "--video-short-side", "--video-prune", "--video-budget",
-        "--video-sampling",
+        "--video-sampling", "--artifacts", "--no-artifacts", "--max-database-mb",
     ],
     ("evidence",): ["info"],
     ("evidence", "info"): [
         "FILE", "--password-file", "--password", "--recovery-key-file", "--startup-key-file", "--json",
     ],
     ("export",): [
-        "CASE_NUMBER", "--format", "jsonl", "csv", "vics", "icse", "--only-matches", "--out",
-        "--contact-name", "--contact-email", "--agency",
+        "CASE_NUMBER", "--format", "jsonl", "csv", "vics", "icse", "messages-jsonl", "--only-matches",
+        "--out", "--contact-name", "--contact-email", "--agency",
     ],
     ("report",): ["CASE_NUMBER", "--out"],
 }  # fmt: skip

@@ -169,6 +169,9 @@ def test_unreadable_and_unknown_databases_are_findings_not_crashes(
     (root / DATABASES / "msgstore.db").write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 40)
     (root / DATABASES / "msgstore.db-wal").unlink()
     wa.build_lookalike(root / "data" / "data" / "com.example" / "databases" / "mmssms.db")
+    backup = root / "data/media/0/WhatsApp/Databases/msgstore-2024-05-04.1.db.crypt15"
+    backup.parent.mkdir(parents=True)
+    backup.write_bytes(bytes(range(256)) * 8)
     scan(store, blobs, [root])
     with store.session() as session:
         rows = dict(
@@ -182,6 +185,9 @@ def test_unreadable_and_unknown_databases_are_findings_not_crashes(
     assert "recovery tool" in (rows[f"phone/{DATABASES}/msgstore.db"] or "")
     assert "no parser knows" in (rows["phone/data/data/com.example/databases/mmssms.db"] or "")
     assert ("parsed", None) in sources  # wa.db was still read
+    with store.session() as session:
+        backup_error = session.scalar(select(File.error).where(File.path.like("%.crypt15")))
+    assert backup_error is not None and "encrypted WhatsApp backup (crypt15)" in backup_error
     assert {status for status, _ in sources} <= {"parsed", "failed"}
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
-from himaya.analyzers.artifacts.capture import examine
+from himaya.analyzers.artifacts.capture import encrypted_backup_finding, examine
 from himaya.analyzers.artifacts.database import side_role
 from himaya.analyzers.digests import MultiHasher
 from himaya.analyzers.facts import FileFacts, PdqFacts, PdqMatchFact
@@ -329,6 +329,8 @@ def analyse_entry(
         _analyse_video(entry, video_spool, facts, ctx)
     elif artifact_buffer is not None:
         _keep_artifact(artifact_buffer, facts, ctx)
+    elif settings.artifacts.enabled and (backup := encrypted_backup_finding(entry.path.rsplit("/", 1)[-1])):
+        _add_error(facts, backup)
 
     if archive_format:
         try:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from himaya.analyzers.artifacts import database
-from himaya.analyzers.artifacts.capture import examine, schema_in_memory
+from himaya.analyzers.artifacts.capture import encrypted_backup_finding, examine, schema_in_memory
 from himaya.analyzers.artifacts.database import (
     DatabaseFiles,
     DatabaseUnreadableError,
@@ -137,3 +137,11 @@ def test_examine_keeps_a_database_whose_tables_are_still_in_its_log(tmp_path: Pa
     db.close()  # a database in WAL mode with no tables yet
     kept = examine(bytearray(staging.read_bytes()), "fresh.db")
     assert kept is not None and kept.role == "database" and kept.finding is None
+
+
+def test_encrypted_whatsapp_backups_say_what_to_do() -> None:
+    for name in ("msgstore.db.crypt14", "msgstore-2024-05-04.1.db.crypt15", "wa.db.crypt12"):
+        finding = encrypted_backup_finding(name)
+        assert finding is not None and "64-digit key" in finding and "add the decrypted database" in finding
+    for name in ("msgstore.db", "notes.db.crypt15.txt", "crypt15", "msgstore.db.crypt"):
+        assert encrypted_backup_finding(name) is None

@@ -14,6 +14,7 @@ to disk in the worker.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 from himaya.analyzers.artifacts.database import DatabaseUnreadableError, read_schema, side_role
@@ -21,7 +22,7 @@ from himaya.analyzers.artifacts.interface import Schema
 from himaya.analyzers.artifacts.manager import recognise
 from himaya.analyzers.facts import ArtifactFacts
 
-__all__ = ["KNOWN_DATABASES", "examine", "schema_in_memory", "side_role"]
+__all__ = ["KNOWN_DATABASES", "encrypted_backup_finding", "examine", "schema_in_memory", "side_role"]
 
 # Well-known chat and contact database names (lower case) → what they hold. Used only to report a database
 # that should have been read and was not; recognition is by tables and columns.
@@ -37,6 +38,20 @@ KNOWN_DATABASES: dict[str, str] = {
 }
 
 EMPTY_DATABASE_KEPT_BYTES = 1024 * 1024
+# WhatsApp's encrypted backups on the phone's storage (WhatsApp/Databases/msgstore-2024-05-04.1.db.crypt15).
+_ENCRYPTED_BACKUP = re.compile(r"^(msgstore|wa|chatsettings|stickers)(-[0-9-]+\.[0-9]+)?\.db\.crypt(\d+)$")
+
+
+def encrypted_backup_finding(file_name: str) -> str | None:
+    """What to do with an encrypted WhatsApp backup, which Himaya does not decrypt; None for other files."""
+    found = _ENCRYPTED_BACKUP.match(file_name.lower())
+    if found is None:
+        return None
+    return (
+        f"encrypted WhatsApp backup (crypt{found.group(3)}): its messages were not read; decrypt it with the "
+        "backup's 64-digit key or the phone's key file (WhatsApp's files/key, or encrypted_backup.key) and "
+        "add the decrypted database to the case as evidence"
+    )
 
 
 def schema_in_memory(image: bytearray) -> Schema:

@@ -17,8 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
-from himaya.analyzers.artifacts.capture import encrypted_backup_finding, examine
-from himaya.analyzers.artifacts.database import side_role
+from himaya.analyzers.artifacts.capture import encrypted_backup_finding, examine, worth_holding
 from himaya.analyzers.digests import MultiHasher
 from himaya.analyzers.facts import FileFacts, PdqFacts, PdqMatchFact
 from himaya.analyzers.filetype import SNIFF_BYTES, sniff
@@ -277,8 +276,8 @@ def analyse_entry(
                 video_spool = EncryptedSpool(settings.archive.spool_memory_limit)
             if (
                 settings.artifacts.enabled
-                and side_role(head[:16]) is not None
                 and (entry.size or 0) <= settings.artifacts.max_database_bytes
+                and worth_holding(first, entry.path.rsplit("/", 1)[-1], entry.size)
             ):
                 artifact_buffer = bytearray()
             if entry.depth < settings.archive.max_depth:

@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from himaya.analyzers.artifacts import database
-from himaya.analyzers.artifacts.capture import encrypted_backup_finding, examine, schema_in_memory
+from himaya.analyzers.artifacts.capture import (
+    encrypted_backup_finding,
+    examine,
+    schema_in_memory,
+    worth_holding,
+)
 from himaya.analyzers.artifacts.database import (
     DatabaseFiles,
     DatabaseUnreadableError,
@@ -145,3 +150,52 @@ def test_encrypted_whatsapp_backups_say_what_to_do() -> None:
         assert finding is not None and "64-digit key" in finding and "add the decrypted database" in finding
     for name in ("msgstore.db", "notes.db.crypt15.txt", "crypt15", "msgstore.db.crypt"):
         assert encrypted_backup_finding(name) is None
+
+
+CHUNK = 1024 * 1024
+
+
+def _big(path: Path, schema: str, rows: int) -> Path:
+    def fill(db: sqlite3.Connection) -> None:
+        db.executemany("INSERT INTO blobs(body) VALUES (?)", ((bytes(4000),) for _ in range(rows)))
+
+    return write_database(path, schema, fill)
+
+
+def test_large_databases_no_parser_reads_are_not_held(tmp_path: Path) -> None:
+    photos = _big(tmp_path / "photos.db", "CREATE TABLE blobs(id INTEGER PRIMARY KEY, body BLOB);", 1000)
+    data = photos.read_bytes()
+    assert len(data) > 3 * CHUNK
+    assert not worth_holding(data[:CHUNK], "photos.db", len(data))
+    assert worth_holding(data[:CHUNK], "msgstore.db", len(data))  # a chat database's name: held, then checked
+
+
+def test_a_large_chat_database_is_held_from_its_first_chunk(tmp_path: Path) -> None:
+    from tests.builders.chats.whatsapp_android import CURRENT_SCHEMA
+
+    chat = _big(
+        tmp_path / "renamed.bin",
+        CURRENT_SCHEMA + "CREATE TABLE blobs(id INTEGER PRIMARY KEY, body BLOB);",
+        1000,
+    )
+    data = chat.read_bytes()
+    assert len(data) > 3 * CHUNK
+    assert worth_holding(data[:CHUNK], "renamed.bin", len(data))  # recognised by its tables, not its name
+
+
+def test_a_schema_past_the_first_chunk_is_held_to_be_examined_whole(tmp_path: Path) -> None:
+    columns = ", ".join(f"column_with_a_long_name_{n} TEXT" for n in range(60))
+    schema = "".join(f"CREATE TABLE t{n}({columns});" for n in range(600))
+    many = _big(tmp_path / "many.db", schema + "CREATE TABLE blobs(id INTEGER PRIMARY KEY, body BLOB);", 10)
+    data = many.read_bytes()
+    assert len(data) > CHUNK
+    assert worth_holding(data[:CHUNK], "many.db", len(data))
+    assert examine(bytearray(data), "many.db") is None  # whole, it is just another app's database
+
+
+def test_logs_are_held_only_under_sqlites_names(tmp_path: Path) -> None:
+    path = _notes(tmp_path)
+    wal = Path(f"{path}-wal").read_bytes()
+    assert worth_holding(wal, "notes.db-wal", len(wal))
+    assert not worth_holding(wal, "notes.bin", len(wal))
+    assert not worth_holding(b"PK\x03\x04" + bytes(100), "x.db", 104)

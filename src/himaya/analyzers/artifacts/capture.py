@@ -22,7 +22,14 @@ from himaya.analyzers.artifacts.interface import Schema
 from himaya.analyzers.artifacts.manager import recognise
 from himaya.analyzers.facts import ArtifactFacts
 
-__all__ = ["KNOWN_DATABASES", "encrypted_backup_finding", "examine", "schema_in_memory", "side_role"]
+__all__ = [
+    "KNOWN_DATABASES",
+    "encrypted_backup_finding",
+    "examine",
+    "schema_in_memory",
+    "side_role",
+    "worth_holding",
+]
 
 # Well-known chat and contact database names (lower case) → what they hold. Used only to report a database
 # that should have been read and was not; recognition is by tables and columns.
@@ -70,6 +77,37 @@ def schema_in_memory(image: bytearray) -> Schema:
     finally:
         db.close()
         image[18:20] = saved
+
+
+def worth_holding(first: bytes, file_name: str, size: int | None) -> bool:
+    """Whether a worker should hold a file whose first bytes (`first`, the first chunk read) are these.
+
+    Decided before the rest is read, so that the large databases no parser reads (a phone's photo or
+    browser databases) are never held in memory: their schema is read from the first chunk alone, which
+    holds SQLite's schema table unless the database has very many tables; when it does not, the whole
+    file is held and `examine` decides.
+    """
+    role = side_role(first[:16])
+    if role is None:
+        return False
+    name = file_name.lower()
+    if role != "database":
+        return name.endswith(f"-{role}")
+    if name in KNOWN_DATABASES or size is None or size <= len(first):
+        return True
+    prefix = bytearray(first)
+    # The header's page count (offset 28) covers the whole file; SQLite reads a shorter image as corrupt
+    # unless it is told the pages it has.
+    raw = int.from_bytes(prefix[16:18], "big")
+    page_size = 65536 if raw == 1 else raw
+    if page_size < 512:
+        return True  # not a page size SQLite writes: examined whole
+    prefix[28:32] = (len(prefix) // page_size).to_bytes(4, "big")
+    try:
+        schema = schema_in_memory(prefix)
+    except DatabaseUnreadableError:
+        return True  # the schema reaches past the first chunk
+    return not schema or bool(recognise(schema))
 
 
 def examine(data: bytearray, file_name: str) -> ArtifactFacts | None:

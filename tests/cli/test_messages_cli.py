@@ -39,6 +39,9 @@ def test_scan_summary_parse_again_and_export(himaya: Cli, tmp_path: Path) -> Non
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(lines) == total  # parsed again, not duplicated
     assert {line["app"] for line in lines} == {"whatsapp", "sms", "mms"}
+    trail = himaya("audit", "list", "--case", "C-CLI", "--format", "jsonl")
+    actions = [json.loads(line)["action"] for line in trail.out.splitlines()]
+    assert {"messages_viewed", "messages_parsed", "export"} <= set(actions)
     assert list(lines[0])[:13] == [
         "app", "chat", "chat_type", "direction", "sender", "recipients", "time_utc", "text", "media_path",
         "media_sha256", "media_present", "forwarded", "file_path_in_case",

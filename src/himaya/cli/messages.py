@@ -26,6 +26,15 @@ def _ctx(ctx: typer.Context) -> AppContext:
     return obj
 
 
+def _audit(app_ctx: AppContext, case_id: int, what: str, detail: dict[str, Any]) -> None:
+    from himaya.online.service import operator
+    from himaya.security import audit
+
+    action = audit.MESSAGES_VIEWED if what == "viewed" else audit.MESSAGES_PARSED
+    with app_ctx.store().transaction() as session:
+        app_ctx.audit().record(session, actor=operator(), action=action, case_id=case_id, detail=detail)
+
+
 @messages_app.command("parse")
 def messages_parse(
     ctx: typer.Context,
@@ -64,6 +73,12 @@ def messages_parse(
                 .values(status="pending")
             )
     summary = parse_case_artifacts(store, case_id, app_ctx.blobs(), app_ctx.console, quiet=quiet)
+    _audit(
+        app_ctx,
+        case_id,
+        "parsed",
+        {"again": again, "databases": summary.parsed, "messages": summary.messages},
+    )
     links = summary.links
     app_ctx.console.print(
         f"{summary.parsed} databases read ({summary.failed} unreadable, {summary.unrecognised} not "
@@ -102,6 +117,7 @@ def summary_record(app_ctx: AppContext, case_number: str, limit: int) -> dict[st
 
     return {
         "case": case_number,
+        "case_id": case.id,
         "databases": [
             {
                 "evidence": evidence,
@@ -149,6 +165,8 @@ def messages_summary(
     phone numbers, JIDs, emails) and who exchanged media with whom: counts, first and last time."""
     app_ctx = _ctx(ctx)
     record = summary_record(app_ctx, case_number, limit)
+    # Persons and who exchanged pictures with whom: reading them is on the record, as in the app.
+    _audit(app_ctx, record["case_id"], "viewed", {"persons": len(record["persons"]), "json": as_json})
     if as_json:
         typer.echo(json.dumps(record, indent=2, ensure_ascii=False))
         return

@@ -87,6 +87,8 @@ TIPS_VIEWED = "tips_viewed"
 ISP_REQUEST_DRAFTED = "isp_request_drafted"  # a preservation / subscriber request or a partner referral
 ISP_REQUEST_SENT = "isp_request_sent"
 ISP_REQUEST_ANSWERED = "isp_request_answered"
+MESSAGES_VIEWED = "messages_viewed"  # a case's phone persons and exchanges were shown (messages summary)
+MESSAGES_PARSED = "messages_parsed"  # a case's kept chat databases were read again (messages parse)
 
 ACTIONS = frozenset(
     {
@@ -122,6 +124,8 @@ ACTIONS = frozenset(
         ISP_REQUEST_DRAFTED,
         ISP_REQUEST_SENT,
         ISP_REQUEST_ANSWERED,
+        MESSAGES_VIEWED,
+        MESSAGES_PARSED,
     }
 )
 

@@ -82,3 +82,43 @@ def test_gallery_filter_pictures_carried_in_chats(web_sqlite: Web, tmp_path: Pat
     with web_sqlite.store.session() as session:
         everything = set(session.scalars(select(GalleryItem.file_id)))
     assert others == everything - carried and others
+
+
+def test_messages_page_for_investigators_only(web_sqlite: Web, tmp_path: Path) -> None:
+    from himaya.store.models import AuditEvent
+
+    _scan_phone(web_sqlite, tmp_path)
+    url = f"/cases/{CASE}/messages"
+    assert web_sqlite.login("rami").get(url).status_code == 403  # a reviewer: pictures, not persons
+    client = web_sqlite.login("ivan")
+    assert 'id="open-messages"' in client.get(f"/cases/{CASE}").text
+    html = client.get(url).text
+    exchanges = section(html, 'id="exchange-table"', "</table>")
+    rania = wa.CONTACT_NAMES[wa.RANIA]
+    assert f'<td dir="auto">{rania} (' in exchanges and "phone owner" in exchanges
+    persons = section(html, 'id="person-table"', "</table>")
+    assert wa.SAMI_WA_NAME in persons and wa.RANIA in persons
+    databases = section(html, 'id="database-table"', "</table>")
+    assert "msgstore.db" in databases and "whatsapp-android" in databases and "parsed" in databases
+    assert "No message carried media matching an alert hash set." in html  # nothing listed in this case
+    with web_sqlite.store.session() as session:
+        viewed = session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "messages_viewed").order_by(AuditEvent.id.desc())
+        )
+    assert viewed is not None and viewed.actor == "ivan"
+
+
+def test_messages_page_lists_the_messages_that_carried_known_pictures(
+    web_sqlite: Web, tmp_path: Path
+) -> None:
+    from himaya.hashsets.importer import import_hash_set
+    from tests.pipeline.test_scan_messages import known_list
+
+    import_hash_set(web_sqlite.store, known_list(tmp_path), name="TEST-KNOWN-CHATS", hash_type="sha256")
+    ids = _scan_phone(web_sqlite, tmp_path)
+    html = web_sqlite.login("sam").get(f"/cases/{CASE}/messages").text
+    carried = section(html, 'id="carried-table"', "</table>")
+    assert carried.count("<tr>") == 3  # the header row and two messages
+    assert f'/files/{ids[wa.RECEIVED_PICTURE_PATH]}"' in carried  # to the item view
+    assert wa.DELETED_MEDIA_PATH in carried and "file gone" in carried
+    assert "TEST-KNOWN-CHATS v1 sha256" in carried

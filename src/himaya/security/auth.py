@@ -59,6 +59,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             # Attribution: tips, referrals and IP events.
             "view_tips",
             "import_tips",
+            # Phones' messages: persons and who exchanged media with whom.
+            "view_messages",
         }
     ),
     "investigator": frozenset(
@@ -76,6 +78,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "hold_notices",
             "view_tips",
             "import_tips",
+            "view_messages",
         }
     ),
     "reviewer": frozenset({"view_case", "view_pictures", "categorise", "propose", "confirm"}),

@@ -22,6 +22,7 @@ from himaya.web.routes import (
     cases,
     gallery,
     items,
+    messages,
     online,
     pictures,
     review,
@@ -67,7 +68,10 @@ def create_app(state: WebState) -> FastAPI:
     app.state.himaya = state
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    routers = (auth_pages, account, cases, gallery, items, pictures, review, online, tips, audit_pages, admin)
+    routers = (
+        auth_pages, account, cases, gallery, items, pictures, review, online, tips, messages, audit_pages,
+        admin,
+    )  # fmt: skip
     for module in routers:
         app.include_router(module.router)
 

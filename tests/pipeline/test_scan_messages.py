@@ -330,3 +330,31 @@ def test_a_phone_image_whose_picture_was_deleted_but_is_recovered(
     with store.session() as session:
         deleted = session.scalar(select(File.deleted).where(File.path == recovered["file_path_in_case"]))
     assert deleted is True
+
+
+def test_logs_of_databases_no_parser_reads_are_not_kept(
+    store: Store, blobs: BlobStore, tmp_path: Path
+) -> None:
+    from tests.builders.chats.sqlite_files import write_database
+
+    root = android_extraction(tmp_path / "phone")
+    write_database(
+        root / "data/data/com.example.notes/databases/notes.db",
+        "CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT);",
+        lambda db: db.execute("INSERT INTO notes(body) VALUES ('TEST old')"),
+        newest=lambda db: db.execute("INSERT INTO notes(body) VALUES ('TEST new')"),
+    )
+    scan(store, blobs, [zip_tree(root, tmp_path / "phone.zip")])
+    with store.session() as session:
+        logs = {
+            path.rsplit("/", 1)[-1]: (status, blob)
+            for path, status, blob in session.execute(
+                select(File.path, ArtifactSource.status, ArtifactSource.blob_id)
+                .join(ArtifactSource, ArtifactSource.file_id == File.id)
+                .where(ArtifactSource.role == "wal")
+            )
+        }
+    assert logs["notes.db-wal"] == ("unused", None)
+    status, blob = logs["msgstore.db-wal"]
+    assert status == "parsed" and blob is not None and blobs.exists(blob)
+    assert len(messages(store)) == len(wa.EXPECTED_SENDERS)

@@ -45,6 +45,7 @@ class ArtifactSummary:
     messages: int = 0
     identities: int = 0
     seconds: float = 0.0
+    logs_released: int = 0  # -wal / -journal files whose database no parser reads: their copies deleted
     links: LinkCounts = field(default_factory=LinkCounts)
 
 
@@ -88,6 +89,38 @@ def _kept(session: Session, case_id: int) -> tuple[list[_Kept], dict[tuple[int, 
     return pending, sides
 
 
+def _release_unused_logs(
+    session: Session, blobs: BlobStore | None, sides: dict[tuple[int, str | None, str], _Kept]
+) -> int:
+    """Delete the kept copy of every log whose database is in the store but was not kept (no parser reads
+    it): workers keep every log, since in an archive its database may come later. A log whose database is
+    not in the store yet (a scan of its evidence still unfinished) is left for a later run."""
+    released = 0
+    for kept in sides.values():
+        source = session.get(ArtifactSource, kept.source_id)
+        if source is None or source.status != "pending" or source.blob_id is None:
+            continue
+        database_path = kept.path.removesuffix(f"-{kept.role}")
+        container = (
+            File.container_locator.is_(None)
+            if kept.container is None
+            else File.container_locator == kept.container
+        )
+        database = session.scalar(
+            select(File.id).where(File.evidence_id == kept.evidence_id, container, File.path == database_path)
+        )
+        if database is None:
+            continue
+        if session.scalar(select(ArtifactSource.id).where(ArtifactSource.file_id == database)) is not None:
+            continue
+        if blobs is not None:
+            blobs.delete(source.blob_id)
+        source.blob_id, source.status = None, "unused"
+        source.finding = "its database is not one Himaya reads; the kept copy was deleted"
+        released += 1
+    return released
+
+
 def _record_finding(session: Session, kept: _Kept, status: str, finding: str) -> None:
     source = session.get(ArtifactSource, kept.source_id)
     assert source is not None
@@ -119,6 +152,7 @@ def parse_case_artifacts(
         _parse_one(store, case_id, blobs, kept, wal, journal, summary, console, quiet, temp_dir)
     with store.transaction() as session:
         summary.links = link_media(session, case_id)
+        summary.logs_released = _release_unused_logs(session, blobs, sides)
     summary.seconds = time.monotonic() - started
     if not quiet and (pending or summary.links.changed):
         links = summary.links

@@ -358,3 +358,24 @@ def test_logs_of_databases_no_parser_reads_are_not_kept(
     status, blob = logs["msgstore.db-wal"]
     assert status == "parsed" and blob is not None and blobs.exists(blob)
     assert len(messages(store)) == len(wa.EXPECTED_SENDERS)
+
+
+def test_a_person_a_tip_names_is_marked(store: Store, blobs: BlobStore, tmp_path: Path) -> None:
+    """A CyberTipline-style report names a phone number that is a WhatsApp contact of the seized phone."""
+    from himaya.attribution.importer import import_tips
+    from himaya.chats.people import case_people
+    from tests.builders.tips import cybertip_json, sample_report
+
+    report = sample_report("TEST-2002")
+    reported = report["personOrUserReported"]["personOrUserReportedPerson"]
+    reported["phone"] = [{"value": "(079) 000-0002", "type": "Mobile", "countryCallingCode": "+962"}]
+    (tmp_path / "tip.json").write_bytes(cybertip_json(report))
+    import_tips(store, "C-MSG", [tmp_path / "tip.json"], actor="test")
+    scan(store, blobs, [android_extraction(tmp_path / "phone")])
+    with store.session() as session:
+        case_id = session.scalar(select(Case.id).where(Case.number == "C-MSG"))
+        assert case_id is not None
+        people = case_people(session, case_id)
+    rania = people.person_of("whatsapp", wa.RANIA)
+    assert rania is not None and rania.tips == ["TEST-2002"]
+    assert all(not p.tips for p in people.persons.values() if p is not rania)

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from himaya.store.models import ArtifactIdentity, Message
+from himaya.store.models import ArtifactIdentity, Message, TipIdentifier, TipPerson, TipReport
 
 __all__ = ["OWNER", "Exchange", "People", "Person", "case_people", "merge_keys", "participant_kind"]
 
@@ -105,6 +105,8 @@ class Person:
     names: list[str] = field(default_factory=list)
     identifiers: list[tuple[str, str]] = field(default_factory=list)  # (kind, value)
     sources: list[str] = field(default_factory=list)
+    # Tips and referrals of the case that name one of this person's phone numbers or emails (report ids).
+    tips: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -142,6 +144,27 @@ class People:
             return None
         person = self.person_of(participant_kind(app, value), value)
         return person.names[0] if person and person.names else None
+
+
+def _mark_tips(
+    session: Session, case_id: int, persons: dict[str, Person], roots: dict[str, str], union: _Union
+) -> None:
+    """A phone's person whose number or email a tip of the case names (a reported account, a recipient):
+    the link between a referral and the seized phone."""
+    named = session.execute(
+        select(TipIdentifier.kind, TipIdentifier.value, TipReport.report_id, TipReport.id)
+        .join(TipPerson, TipPerson.id == TipIdentifier.person_id)
+        .join(TipReport, TipReport.id == TipPerson.report_id)
+        .where(TipReport.case_id == case_id, TipIdentifier.kind.in_(("phone", "email")))
+        .order_by(TipReport.id)
+    ).all()
+    for kind, value, reference, report_id in named:
+        for key in merge_keys(kind, value):
+            root = roots.get(key) or (union.find(key) if key in union.parent else None)
+            found = persons.get(root) if root else None
+            label = reference or f"report {report_id}"
+            if found is not None and label not in found.tips:
+                found.tips.append(label)
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -254,6 +277,7 @@ def case_people(session: Session, case_id: int) -> People:
             edge.first = _earlier(edge.first, first)
             edge.last = _later(edge.last, last)
             edge.apps.add(app)
+    _mark_tips(session, case_id, persons, roots, union)
     for found in persons.values():
         found.identifiers.sort()
     exchanges = sorted(edges.values(), key=lambda e: (-e.media, -e.messages, e.sender, e.recipient))

@@ -136,6 +136,7 @@ def summary_record(app_ctx: AppContext, case_number: str, limit: int) -> dict[st
                 "names": p.names,
                 "identifiers": [{"kind": kind, "value": value} for kind, value in p.identifiers],
                 "sources": p.sources,
+                "tips": p.tips,
             }
             for p in persons
         ],
@@ -193,6 +194,12 @@ def messages_summary(
             ", ".join(e["apps"]),
         )  # fmt: skip
     console.print(exchanges)
+    for person in record["persons"]:
+        if person["tips"]:
+            names = " · ".join(person["names"]) or person["identifiers"][0]["value"]
+            console.print(
+                f"named in tips {', '.join(person['tips'])}: {names}", highlight=False, markup=False
+            )
     console.print(
         f"{len(record['persons'])} persons; 'himaya messages summary {case_number} --json' lists them"
     )

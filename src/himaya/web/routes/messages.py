@@ -51,7 +51,8 @@ def messages_page(case_number: str, c: Annotated[Ctx, Depends(user_ctx)]) -> Res
             carried.append(record)
             if len(carried) >= CARRIED_SHOWN:
                 break
-    persons = sorted(people.persons.values(), key=lambda p: (not p.names, p.label.casefold()))
+    # Persons a tip names first: the link between a referral and the seized phone.
+    persons = sorted(people.persons.values(), key=lambda p: (not p.tips, not p.names, p.label.casefold()))
     c.audit(
         audit.MESSAGES_VIEWED,
         case_id=case.id,

@@ -26,7 +26,7 @@ from himaya.analyzers.artifacts.database import (
     open_private_copy,
     read_schema,
 )
-from himaya.analyzers.artifacts.manager import iter_records, recognise
+from himaya.analyzers.artifacts.manager import count_messages, iter_records, recognise
 from himaya.chats.linking import LinkCounts, link_media
 from himaya.chats.writer import clear_source, write_records
 from himaya.errors import HimayaError
@@ -197,7 +197,7 @@ def _parse_one(
                 summary.unrecognised += 1
                 return
             clear_source(session, kept.source_id)
-            progress = _progress(console, name, started, quiet)
+            progress = None if quiet else _progress(console, name, started, count_messages(db, schema, names))
             try:
                 counts = write_records(
                     session, case_id, kept.source_id, iter_records(db, schema, names), progress
@@ -236,18 +236,21 @@ def _parse_one(
             console.print(f"[yellow]{name}: {exc}", highlight=False)
 
 
-def _progress(console: Console, name: str, started: float, quiet: bool) -> Callable[[int], None] | None:
-    if quiet:
-        return None
+def _progress(console: Console, name: str, started: float, expected: int | None) -> Callable[[int], None]:
+    """Every 5 s: messages written, their rate and, when the database's message count is known, what is
+    left and about how long it will take."""
     last = [started]
 
     def report(messages: int) -> None:
         now = time.monotonic()
-        if now - last[0] >= 5:
-            last[0] = now
-            rate = messages / max(now - started, 1e-6)
-            console.print(
-                f"{name}: {messages:,} messages so far ({rate:,.0f}/s)", highlight=False, markup=False
-            )
+        if now - last[0] < 5:
+            return
+        last[0] = now
+        rate = messages / max(now - started, 1e-6)
+        line = f"{name}: {messages:,} messages ({rate:,.0f}/s)"
+        if expected and rate > 0 and messages < expected:
+            line = f"{name}: {messages:,} of about {expected:,} messages ({rate:,.0f}/s, about "
+            line += f"{(expected - messages) / rate:,.0f} s left)"
+        console.print(line, highlight=False, markup=False)
 
     return report

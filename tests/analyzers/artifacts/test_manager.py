@@ -65,3 +65,38 @@ def test_every_parser_is_named_described_and_found_by_name() -> None:
         assert parser_named(parser.NAME) is parser
     with pytest.raises(KeyError):
         parser_named("no-such-parser")
+
+
+def test_message_count_for_the_progress_display(tmp_path: Path) -> None:
+    from himaya.analyzers.artifacts.database import DatabaseFiles, open_private_copy, read_schema
+    from himaya.analyzers.artifacts.manager import count_messages, recognise
+
+    path = wa.build_msgstore(tmp_path / "msgstore.db")
+    with open_private_copy(DatabaseFiles(path, Path(f"{path}-wal"))) as db:
+        schema = read_schema(db)
+        rows = db.execute("SELECT count(*) FROM message").fetchone()[0]
+        assert (
+            count_messages(db, schema, recognise(schema)) == rows == len(wa.EXPECTED_SENDERS) + 1
+        )  # + system
+    contacts = telephony.build_contacts2(tmp_path / "contacts2.db")
+    with open_private_copy(DatabaseFiles(contacts)) as db:
+        schema = read_schema(db)
+        assert count_messages(db, schema, recognise(schema)) is None  # no message table
+
+
+def test_progress_says_what_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from himaya.pipeline import artifacts
+
+    clock = [1010.0]
+    monkeypatch.setattr(artifacts.time, "monotonic", lambda: clock[0])
+    out = io.StringIO()
+    report = artifacts._progress(Console(file=out, width=200), "msgstore.db", 1000.0, 1_000_000)
+    report(250_000)  # 25,000 a second for 10 s: 750,000 left, 30 s
+    assert "msgstore.db: 250,000 of about 1,000,000 messages (25,000/s, about 30 s left)" in out.getvalue()
+    clock[0] = 1012.0
+    report(300_000)  # within 5 s of the last line: nothing more
+    assert out.getvalue().count("\n") == 1

@@ -98,6 +98,8 @@ class ArtifactParser(ABC):
     NAME: ClassVar[str]
     DESCRIPTION: ClassVar[str]
     APP: ClassVar[str]
+    # Tables whose rows are (about) one message each: counted first, for the progress display's ETA.
+    MESSAGE_TABLES: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     @abstractmethod

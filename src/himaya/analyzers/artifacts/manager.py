@@ -26,7 +26,15 @@ from himaya.analyzers.artifacts.whatsapp_android import (
 )
 from himaya.analyzers.artifacts.whatsapp_ios import WhatsAppIos
 
-__all__ = ["PARSERS", "ParsedDatabase", "parse_files", "parser_named", "recognise"]
+__all__ = [
+    "PARSERS",
+    "ParsedDatabase",
+    "count_messages",
+    "iter_records",
+    "parse_files",
+    "parser_named",
+    "recognise",
+]
 
 # Every parser, in the order their records are read when several recognise one database.
 PARSERS: tuple[type[ArtifactParser], ...] = (
@@ -58,6 +66,17 @@ def parser_named(name: str) -> type[ArtifactParser]:
 class ParsedDatabase:
     parsers: list[str]
     records: list[Record]
+
+
+def count_messages(db: sqlite3.Connection, schema: Schema, names: list[str]) -> int | None:
+    """About how many messages these parsers will read (their message tables' rows); None if unknown."""
+    tables = {table for name in names for table in parser_named(name).MESSAGE_TABLES if table in schema}
+    if not tables:
+        return None
+    try:
+        return sum(int(db.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]) for table in tables)  # noqa: S608
+    except sqlite3.DatabaseError:
+        return None
 
 
 def iter_records(db: sqlite3.Connection, schema: Schema, names: list[str]) -> Iterator[tuple[str, Record]]:

@@ -71,6 +71,7 @@ class SmsAndroid(ArtifactParser):
     NAME = "sms-android"
     DESCRIPTION = "Android SMS and MMS (com.android.providers.telephony mmssms.db)"
     APP = "sms"
+    MESSAGE_TABLES = ("sms", "pdu")
     MMS_APP = "mms"
 
     @classmethod

@@ -141,6 +141,7 @@ class SmsIos(ArtifactParser):
     NAME = "sms-ios"
     DESCRIPTION = "Messages for iPhone (SMS and iMessage): texts, attachments and addresses from sms.db"
     APP = "sms"
+    MESSAGE_TABLES = ("message",)
 
     @classmethod
     def recognise(cls, schema: Schema) -> bool:

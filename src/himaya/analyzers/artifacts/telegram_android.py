@@ -86,6 +86,7 @@ class TelegramAndroid(ArtifactParser):
     NAME = "telegram-android"
     DESCRIPTION = "Telegram for Android (org.telegram.messenger) cache4.db: messages, accounts, chats"
     APP = "telegram"
+    MESSAGE_TABLES = ("messages_v2", "messages")
 
     @classmethod
     def recognise(cls, schema: Schema) -> bool:

@@ -244,6 +244,7 @@ class WhatsAppAndroid(ArtifactParser):
     NAME = "whatsapp-android"
     DESCRIPTION = "WhatsApp for Android msgstore.db (2022+ layout: message, message_media, chat, jid)"
     APP = "whatsapp"
+    MESSAGE_TABLES = ("message",)
 
     @classmethod
     def recognise(cls, schema: Schema) -> bool:
@@ -461,6 +462,7 @@ class WhatsAppAndroidLegacy(ArtifactParser):
     NAME = "whatsapp-android-legacy"
     DESCRIPTION = "WhatsApp for Android msgstore.db (pre-2022 layout: messages, chat_list)"
     APP = "whatsapp"
+    MESSAGE_TABLES = ("messages",)
 
     @classmethod
     def recognise(cls, schema: Schema) -> bool:

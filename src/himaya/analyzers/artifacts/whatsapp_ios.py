@@ -106,6 +106,7 @@ class WhatsAppIos(ArtifactParser):
     NAME = "whatsapp-ios"
     DESCRIPTION = "WhatsApp for iPhone: messages, media and contacts from ChatStorage.sqlite"
     APP = "whatsapp"
+    MESSAGE_TABLES = ("zwamessage",)
 
     @classmethod
     def recognise(cls, schema: Schema) -> bool:

@@ -222,9 +222,10 @@ def _parse_one(
         summary.identities += counts.identities
         if not quiet:
             rate = counts.messages / max(time.monotonic() - started, 1e-6)
+            speed = f" ({rate:,.0f} messages/s)" if counts.messages else ""
             console.print(
                 f"{name} ({', '.join(names)}): {counts.messages} messages, {counts.identities} "
-                f"identities ({rate:,.0f} messages/s)",
+                f"identities{speed}",
                 highlight=False,
                 markup=False,
             )

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from himaya.cli.context import AppContext
+from himaya.cli.context import AppContext, app_context
 from himaya.errors import HimayaError, UsageError
 
 audit_app = typer.Typer(
@@ -30,10 +30,7 @@ _EXPECT = re.compile(r"(\d+):([0-9a-fA-F]{8,64})")
 
 
 def _ctx(ctx: typer.Context) -> AppContext:
-    obj = ctx.find_root().obj
-    if not isinstance(obj, AppContext):
-        raise UsageError("run this as 'himaya audit ...' so that --home and --key-file are known")
-    return obj
+    return app_context(ctx, "audit")
 
 
 def _fail(app_ctx: AppContext, error: HimayaError) -> typer.Exit:

@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import typer
 from rich.console import Console
+
+from himaya.errors import UsageError
 
 if TYPE_CHECKING:
     from himaya.security.audit import AuditTrail
@@ -56,3 +59,11 @@ class AppContext:
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+
+def app_context(ctx: typer.Context, group: str) -> AppContext:
+    """The invocation's AppContext, for a command of `himaya GROUP ...` (made by the root callback)."""
+    obj = ctx.find_root().obj
+    if not isinstance(obj, AppContext):
+        raise UsageError(f"run this as 'himaya {group} ...' so that --home and --key-file are known")
+    return obj

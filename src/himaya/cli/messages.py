@@ -9,8 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from himaya.cli.context import AppContext
-from himaya.errors import UsageError
+from himaya.cli.context import AppContext, app_context
 
 messages_app = typer.Typer(
     help="Chat, SMS and contact databases read from a case's phones: what was read, persons, and who "
@@ -20,10 +19,7 @@ messages_app = typer.Typer(
 
 
 def _ctx(ctx: typer.Context) -> AppContext:
-    obj = ctx.find_root().obj
-    if not isinstance(obj, AppContext):
-        raise UsageError("run this as 'himaya messages ...' so that --home is known")
-    return obj
+    return app_context(ctx, "messages")
 
 
 def _audit(app_ctx: AppContext, case_id: int, what: str, detail: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from himaya.cli.context import AppContext
+from himaya.cli.context import AppContext, app_context
 from himaya.errors import UsageError
 
 if TYPE_CHECKING:
@@ -49,10 +49,7 @@ FormatOption = Annotated[str, typer.Option("--format", help="text or json.")]
 
 
 def _ctx(ctx: typer.Context) -> AppContext:
-    obj = ctx.find_root().obj
-    if not isinstance(obj, AppContext):
-        raise UsageError("run this as 'himaya online ...' so that --home and --key-file are known")
-    return obj
+    return app_context(ctx, "online")
 
 
 def _stdout() -> Console:

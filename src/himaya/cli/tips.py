@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from himaya.cli.context import AppContext
+from himaya.cli.context import AppContext, app_context
 from himaya.errors import UsageError
 
 tips_app = typer.Typer(
@@ -24,10 +24,7 @@ FORMATS = ("auto", "cybertip-xml", "cybertip-json", "upload-csv", "upload-json",
 
 
 def _ctx(ctx: typer.Context) -> AppContext:
-    obj = ctx.find_root().obj
-    if not isinstance(obj, AppContext):
-        raise UsageError("run this as 'himaya tips ...' so that --home is known")
-    return obj
+    return app_context(ctx, "tips")
 
 
 @tips_app.command("import")

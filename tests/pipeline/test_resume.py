@@ -22,6 +22,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -282,6 +283,27 @@ def test_ctrl_c_while_workers_start_is_clean(evidence: Evidence, tmp_path: Path)
 
 
 # ---------------------------------------------------------------- in process
+def test_ctrl_c_in_a_deferred_block_is_raised_after_it_even_when_another_thread_receives_it() -> None:
+    """The commit and its tally hold Ctrl-C between them. The kernel gives a process's SIGINT to any
+    thread that does not block it (a numpy or faiss thread): the deferral must hold all the same."""
+    waiting = threading.Event()
+    bystander = threading.Thread(target=waiting.wait, daemon=True)  # a thread whose mask lets SIGINT in
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    reached: list[str] = []
+    try:
+        bystander.start()
+        with pytest.raises(KeyboardInterrupt), scan_module._ctrl_c_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(50):  # Python runs its handler at the next checks, in the main thread
+                time.sleep(0.002)
+            reached.append("end of the block")
+        assert reached == ["end of the block"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        waiting.set()
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_ctrl_c_while_listing_the_evidence_is_an_interrupted_scan(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

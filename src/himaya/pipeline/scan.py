@@ -557,8 +557,9 @@ def _sigint_ignored() -> Iterator[None]:
     A terminal's Ctrl-C goes to every process in the group. A worker still importing (before
     `init_worker` ignores SIGINT) would die of it with a traceback across the examiner's screen; the
     parent alone handles Ctrl-C. SIGINT is *blocked* here, not ignored: a child inherits the blocked mask
-    through fork and exec (and ignores SIGINT for good once `init_worker` runs), while a Ctrl-C that
-    arrives meanwhile stays pending in this process and is delivered when the block ends, never lost.
+    through fork and exec (and ignores SIGINT for good once `init_worker` runs). A Ctrl-C that arrives
+    meanwhile is never lost: it waits until the block ends, or another thread of this process takes it
+    and the scan ends as interrupted a moment sooner (see `_ctrl_c_deferred` for where that matters).
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # Ctrl-C reaches only the main thread
@@ -575,15 +576,28 @@ sigint_blocked = _sigint_ignored  # for other modules that start processes durin
 
 @contextmanager
 def _ctrl_c_deferred() -> Iterator[None]:
-    """SIGINT waits (blocked, then delivered) until the block ends; only the main thread can do this."""
+    """A Ctrl-C during the block is noted and raised when the block ends; only the main thread can do this.
+
+    The Python-level handler is swapped, not the thread's signal mask: with SIGINT blocked in the main
+    thread, the kernel hands it to any other thread of the process (OpenBLAS's, faiss's), Python's C
+    handler trips there, and the main thread raised KeyboardInterrupt inside the block all the same (a
+    commit's tally was lost that way). Python runs its handlers in the main thread, whichever thread
+    received the signal.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: received.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            if callable(previous):
+                previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
+            elif previous != signal.SIG_IGN:
+                raise KeyboardInterrupt
 
 
 def _commit(

@@ -17,6 +17,16 @@ key-frame placement, keyint 250 + scene cuts). For each video, alternately, REPE
   (d) with --keyframes, also Himaya's triage sampling (`--video-sampling keyframes`): a group of
       pictures at most 2 s long is sampled by its key frame alone, so fewer frames are hashed.
 
+With --floor, three lower bounds on what any program hashing vPDQ's frames must spend are timed in the
+same run (nothing is hashed in them, and their frames are not checked: they measure work, not results):
+
+  (e) floor-ip: per group of pictures, the key frame, then only the frames that are not B-frames up to
+      each frame to hash, then that frame: the least decoding that can give an exact frame when P-frames
+      refer only to the P- or I-frame before them (the best case for any decoder; B-frames that other
+      frames refer to are skipped although a full decode would need some of them);
+  (f) floor-keys: the key frames alone (every one of them is a frame to hash with a key frame every 2 s);
+  (g) decode-all: the naive loop's decoding without its conversion and hashing.
+
 The process is pinned to one CPU and OpenMP to one thread. It checks that (c) hashes the same frames
 to the same bits as (a), and reports how far (b)'s scaled hashes drift from the full-size ones.
 """
@@ -28,10 +38,12 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
+import math
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import av
 import pdqhash
@@ -75,6 +87,64 @@ def himaya(path: Path, short_side: int, sampling: str = "exact") -> tuple[float,
     )
 
 
+def _groups(container: Any, stream: Any) -> list[list[Any]]:
+    groups: list[list[Any]] = []
+    for packet in container.demux(stream):
+        if not packet.size:
+            continue
+        if packet.is_keyframe or not groups:
+            groups.append([])
+        groups[-1].append(packet)
+    return groups
+
+
+def floor(path: Path, kind: str) -> tuple[float, dict[int, str], int]:
+    """Decoding only (see (e), (f), (g) above): the packets are demuxed before the clock starts."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "NONE"
+        context = stream.codec_context
+        context.thread_count = 1
+        frame = float(1 / (stream.average_rate * stream.time_base))
+        every = max(1, int(stream.average_rate)) * frame
+        groups = _groups(container, stream)
+        decoded = 0
+        started = time.perf_counter()
+        if kind == "decode-all":
+            for group in groups:
+                for packet in group:
+                    decoded += len(context.decode(packet))
+            decoded += len(context.decode(None))
+            return time.perf_counter() - started, {}, decoded
+        start = groups[0][0].pts
+        for group in groups:
+            if kind == "floor-keys":
+                decoded += len(context.decode(group[0])) + len(context.decode(None))
+                context.flush_buffers()
+                continue
+            first, last = group[0].pts, max(p.pts for p in group)
+            # the frames to hash in this group: vPDQ's grid from the video's first frame
+            n = math.ceil((first - start - frame / 2) / every)
+            targets = []
+            while start + n * every <= last + frame / 2:
+                targets.append(start + n * every)
+                n += 1
+            # packets are sent in decoding order until the last frame to hash has been sent, then the
+            # decoder is drained: nothing after it is decoded
+            pending = list(targets)
+            for packet in group:
+                if not pending:
+                    break
+                due = pending[0] - frame / 2
+                context.skip_frame = "DEFAULT" if packet.is_keyframe or packet.pts >= due else "BIDIR"
+                decoded += len(context.decode(packet))
+                pending = [t for t in pending if abs(packet.pts - t) >= frame / 2]
+            decoded += len(context.decode(None))
+            context.flush_buffers()
+            context.skip_frame = "DEFAULT"
+        return time.perf_counter() - started, {}, decoded
+
+
 def distance(a: str, b: str) -> int:
     return (int(a, 16) ^ int(b, 16)).bit_count()
 
@@ -87,6 +157,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--keyframes", action="store_true", help="also time --video-sampling keyframes")
     parser.add_argument("--only", nargs="*", default=None, help="time only these variants (with naive)")
+    parser.add_argument("--floor", action="store_true", help="also time the lower bounds (e), (f), (g)")
     args = parser.parse_args()
     missing = [str(video) for video in args.videos if not video.exists()]
     if missing:
@@ -107,6 +178,7 @@ def main() -> None:
                 flush=True,
             )
         variants = ["naive", "himaya", "himaya-full"] + (["himaya-keyframes"] if args.keyframes else [])
+        variants += ["floor-ip", "floor-keys", "decode-all"] if args.floor else []
         if args.only is not None:
             variants = ["naive", *args.only]
         times: dict[str, list[float]] = {name: [] for name in variants}
@@ -115,6 +187,8 @@ def main() -> None:
             for name in variants:
                 if name == "naive":
                     seconds, hashes, decoded = naive(video)
+                elif name in ("floor-ip", "floor-keys", "decode-all"):
+                    seconds, hashes, decoded = floor(video, name)
                 else:
                     side = 0 if name == "himaya-full" else VideoSettings().frame_short_side
                     sampling = "keyframes" if name == "himaya-keyframes" else "exact"
@@ -135,6 +209,11 @@ def main() -> None:
             keys = results["himaya-keyframes"][0]
             on_grid = sum(n in reference for n in keys)
             print(f"  key-frame sampling: {len(keys)} frames hashed, {on_grid} of them on vPDQ's frames")
+        if "floor-ip" in times:
+            print(
+                "  the most any exact decoder could reach here (floor-ip, nothing hashed): "
+                f"{base / statistics.median(times['floor-ip']):.2f}x"
+            )
         scaled = results["himaya"][0] if "himaya" in results else {}
         drift = [distance(reference[n], scaled[n]) for n in reference if n in scaled]
         if drift:

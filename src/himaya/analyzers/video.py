@@ -9,8 +9,9 @@ Speed: decode only what the hashed frames need.
 
 - The demuxed packets of a group of pictures (from one key frame to the next) are held before any is
   decoded, so that a group with no frame to hash is not decoded at all, and a group is left as soon as
-  its last frame to hash has come out of the decoder: with a key frame every 2 s and a hash every second,
-  the second half of every group is never decoded.
+  the packets of its frames to hash have been sent: the decoder is then drained for them instead of being
+  fed further packets until its reorder delay lets them out. With a key frame every 2 s and a hash every
+  second, the second half of every group is never decoded.
 - Frames nothing refers to (H.264's non-reference B-frames) are skipped by the decoder unless one of them
   could be the frame to hash (its timestamp is at or past the next target), so the frame that is hashed
   is exactly the one a full decode gives, and the frames leading to it are decoded as the codec needs.
@@ -349,20 +350,53 @@ class _Sampler:
         ):
             return
         context = self.stream.codec_context
+        plan = self._plan(packets, last) if whole and not unknown and last is not None else None
         stopped = False
-        for packet in packets:
+        for index, packet in enumerate(packets):
             if self.incomplete is not None:
                 return
             if whole and not unknown and last is not None and self.next_target - self.tolerance > last:
                 stopped = True  # every frame to hash in this group has come out
                 break
-            due = self.next_target - self.tolerance
-            wanted = packet.pts is None or packet.is_keyframe or packet.pts >= due
+            if plan is not None:
+                wanted = packet.is_keyframe or index in plan
+            else:
+                due = self.next_target - self.tolerance
+                wanted = packet.pts is None or packet.is_keyframe or packet.pts >= due
             context.skip_frame = "DEFAULT" if wanted else "NONREF"
             self._take(self._decode(packet))
             self._check_budget()
+            if plan is not None and index == max(plan):
+                # Every frame to hash in this group has been sent: drain the decoder for them rather than
+                # decode more packets until its reorder delay lets them out.
+                self._drain()
+                return
         if stopped:
             self._reset()
+
+    def _plan(self, packets: list[Any], last: float) -> set[int] | None:
+        """The packets (by index) holding this group's frames to hash, when the grid is known: for each
+        target time, the packet with the earliest timestamp at or after it (as `_take` chooses frames).
+        None where that cannot be said before decoding (the first frame, and so the grid, is not out yet)."""
+        if self.start is None:
+            return None
+        chosen: set[int] = set()
+        order = sorted(range(len(packets)), key=lambda n: packets[n].pts)
+        index = self.target_index
+        target = self.start + index * self.step_pts
+        at = 0
+        while target - self.tolerance <= last:
+            while at < len(order) and packets[order[at]].pts < target - self.tolerance:
+                at += 1
+            if at == len(order):
+                break
+            pts = packets[order[at]].pts
+            if self.last_pts is None or pts > self.last_pts - self.tolerance:
+                chosen.add(order[at])
+            passed = math.floor((pts - self.start + self.tolerance) / self.step_pts) + 1
+            index = max(index + 1, passed)
+            target = self.start + index * self.step_pts
+        return chosen or None
 
     def _key_only(self, packets: list[Any], last: float) -> bool:
         """Key-frame sampling: a group at most two hash intervals long stands for its key frame alone, the

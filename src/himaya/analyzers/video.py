@@ -39,7 +39,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, BinaryIO
@@ -94,6 +94,11 @@ _TURNS = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: I
 # Video a file's packets may lack against the length its container declares before it is called cut short
 # (a last frame shown longer, an edit list, an estimate from the bit rate are well under this).
 _MISSING_SECONDS = 2.0
+# How often a long video says how far its decoding has come (`analyze_video`'s on_progress).
+PROGRESS_EVERY_S = 1.0
+
+# Seconds of the video read so far, and how long the container says it is (None: it does not say).
+VideoProgress = Callable[[float, float | None], None]
 
 
 class VideoError(EvidenceError):
@@ -159,12 +164,14 @@ def analyze_video(
     limits: ImageLimits,
     thumbnails: ThumbnailSink | None,
     threads: int = 1,
+    on_progress: VideoProgress | None = None,
 ) -> tuple[VideoFacts, MediaFacts]:
     """Container facts, frame hashes and (with a sink) the contact sheet of one video.
 
     `source` is a path (opened here, in Python) or a seekable binary file object. Raises VideoError when
     the file cannot be opened as a video at all; a stream that breaks or runs over the budget part-way
-    gives the frames hashed until then, with `VideoFacts.incomplete` saying why.
+    gives the frames hashed until then, with `VideoFacts.incomplete` saying why. `on_progress`, if given,
+    is called about every PROGRESS_EVERY_S while the video decodes (a 4-hour film takes minutes).
     """
     handle: BinaryIO = open(source, "rb") if isinstance(source, str) else source  # noqa: SIM115
     try:
@@ -184,7 +191,7 @@ def analyze_video(
         except MemoryError:
             raise VideoError("video header needs more memory than this worker has") from None
         with container:
-            return _analyze(container, settings, limits, thumbnails, threads)
+            return _analyze(container, settings, limits, thumbnails, threads, on_progress)
     finally:
         if isinstance(source, str):
             handle.close()
@@ -196,6 +203,7 @@ def _analyze(
     limits: ImageLimits,
     thumbnails: ThumbnailSink | None,
     threads: int,
+    on_progress: VideoProgress | None = None,
 ) -> tuple[VideoFacts, MediaFacts]:
     facts = VideoFacts(pipeline=video_pipeline(settings))
     _read_metadata(container, facts)
@@ -212,6 +220,8 @@ def _analyze(
         )
     sheet = _Sheet() if thumbnails is not None and settings.contact_sheet else None
     sampler = _Sampler(stream, settings, limits, sheet)
+    if on_progress is not None:
+        sampler.watch(on_progress, _declared_seconds(container, stream))
     try:
         sampler.run(container, threads)
     except av.error.FFmpegError as error:
@@ -267,6 +277,21 @@ class _Sampler:
         self.force = False  # hash the next frame out of the decoder whatever its time (a sampled key frame)
         # One scaler for the whole video: FFmpeg's swscale set-up costs ten times the scaling itself.
         self.scaler = VideoReformatter()
+        self.on_progress: VideoProgress | None = None
+        self.declared: float | None = None
+        self.reported = time.monotonic()
+
+    def watch(self, on_progress: VideoProgress, declared: float | None) -> None:
+        self.on_progress, self.declared = on_progress, declared
+
+    def _report(self) -> None:
+        """How far the demuxer has come, at most every PROGRESS_EVERY_S (decoding lags it by a group)."""
+        now = time.monotonic()
+        if now - self.reported < PROGRESS_EVERY_S or self.on_progress is None or self.packet_span is None:
+            return
+        self.reported = now
+        low, high = self.packet_span
+        self.on_progress(float((high - low) * self.time_base), self.declared)
 
     # ------------------------------------------------------------------ the loop
 
@@ -288,6 +313,8 @@ class _Sampler:
             if packet.pts is not None:
                 low, high = self.packet_span or (packet.pts, packet.pts)
                 self.packet_span = (min(low, packet.pts), max(high, packet.pts))
+                if self.on_progress is not None:
+                    self._report()
             if packet.is_keyframe and group:
                 if waiting is not None:
                     self._decode_group(waiting, whole=True, keep_going=_has_leading(group))

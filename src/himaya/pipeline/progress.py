@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
@@ -34,6 +35,20 @@ class Rates:
             return None
         rate = self.bytes_done / self.elapsed()
         return max(bytes_total - self.bytes_done, 0) / rate
+
+
+@dataclass(frozen=True)
+class VideoUnderway:
+    """A long video a worker is decoding: seconds read, seconds its container declares (None: unknown),
+    and when the worker last said so (a worker that dies says nothing more; its line goes stale)."""
+
+    done: float
+    total: float | None
+    seen_at: float
+
+
+# A worker reports a decoding video every second; a report older than this is a worker gone quiet.
+VIDEO_STALE_S = 5.0
 
 
 def format_eta(seconds: float | None) -> str:
@@ -84,13 +99,26 @@ class ScanProgress(_Display):
         super().__init__(console, "scan", bytes_total, quiet, transient=False)
         self.bytes_total = bytes_total
         self.rates = Rates()
+        self.underway: list[VideoUnderway] = []
 
     def stats_line(self) -> str:
         r = self.rates
-        return (
+        line = (
             f"{r.files} files · {r.files_per_s():.1f} files/s · {r.mb_per_s():.1f} MB/s · "
             f"ETA {format_eta(r.eta_s(self.bytes_total))} · {r.matched_files} matched · {r.errors} errors"
         )
+        now = time.monotonic()
+        for video in self.underway:
+            if now - video.seen_at <= VIDEO_STALE_S:
+                line += f" · video at {format_eta(video.done)}"
+                line += f" of {format_eta(video.total)}" if video.total else ""
+        return line
+
+    def videos(self, underway: Iterable[VideoUnderway]) -> None:
+        """Long videos the workers are decoding now: a file that takes minutes shows it is moving."""
+        self.underway = sorted(underway, key=lambda video: video.seen_at)
+        if self.underway:
+            self._refresh()
 
     def analysed(self, files: int, bytes_read: int) -> None:
         """Files analysed by the workers, reported as they go (archive members included)."""

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from queue import Empty
-from typing import Any
+from typing import Any, cast
 
 from rich.console import Console
 from sqlalchemy import select, update
@@ -34,7 +34,7 @@ from himaya.config import ScanSettings
 from himaya.errors import CaseNotFoundError, UsageError
 from himaya.matching.active import ActiveHashSets, load_active
 from himaya.pipeline.custody import EwfVerifier, record_phone_layouts
-from himaya.pipeline.progress import ScanProgress
+from himaya.pipeline.progress import ScanProgress, VideoUnderway
 from himaya.pipeline.tasks import Task, TaskFile, batch
 from himaya.pipeline.workers import ChannelMessage, TaskOutcome, WorkerContext, init_worker, run_task
 from himaya.pipeline.writer import WriteCounts, existing_locators, unread_top_level, write_results
@@ -307,7 +307,7 @@ def execute_scan(
         with _Listing(console, quiet) as listing:
             todo, totals.skipped, bytes_total = plan(listing.seen)
         with ScanProgress(console, bytes_total, quiet=quiet) as progress:
-            for written in _results(batch(todo), context, pool, progress.analysed):
+            for written in _results(batch(todo), context, pool, progress.analysed, progress.videos):
                 # A Ctrl-C between the commit and the tally would leave committed files uncounted in
                 # the run's record, so it is held until both are done.
                 with _ctrl_c_deferred():
@@ -369,7 +369,11 @@ Result = list[tuple[int, list[FileFacts]]]
 
 
 def _results(
-    tasks: list[Task], context: WorkerContext, pool: _Pool | None, on_analysed: Callable[[int, int], None]
+    tasks: list[Task],
+    context: WorkerContext,
+    pool: _Pool | None,
+    on_analysed: Callable[[int, int], None],
+    on_videos: Callable[[list[VideoUnderway]], None] | None = None,
 ) -> Iterator[list[tuple[Task | None, Result]]]:
     """Yields groups of results in commit order, grouped so commits are neither too small nor too rare.
 
@@ -404,6 +408,8 @@ def _results(
         crashed = pool.collect()
         files, read, chunks = pool.drain(linger_s=0.0 if pool.in_flight else POLL_S)
         on_analysed(files, read)
+        if on_videos is not None:
+            on_videos(list(pool.videos.values()))
         pending_group.extend((None, [chunk]) for chunk in chunks)
         pending_group.extend(pool.release())  # after the chunks they wait for
         if len(crashed) == 1 and len(crashed[0].files) == 1:
@@ -438,6 +444,8 @@ class _Pool:
         # Ended tasks whose chunks have not all been read from the channel yet, by token.
         self._ended: dict[int, tuple[Task, TaskOutcome]] = {}
         self._chunks_read: Counter[int] = Counter()
+        # Long videos decoding now, by worker process: what the progress line shows besides files.
+        self.videos: dict[int, VideoUnderway] = {}
         self._spawn = multiprocessing.get_context("spawn")
         self._channel: multiprocessing.Queue[ChannelMessage] = self._spawn.Queue()
         self._executor = self._start()
@@ -509,9 +517,16 @@ class _Pool:
             except Empty:
                 return files, read, chunks
             if message[0] == "facts":
-                _, token, evidence_id, facts = message  # type: ignore[misc]
+                _, token, evidence_id, facts = cast(tuple[str, int, int, list[FileFacts]], message)
                 chunks.append((evidence_id, facts))
                 self._chunks_read[token] += 1
+            elif message[0] == "video":
+                _, pid, done_ms, total_ms = cast(tuple[str, int, int, int], message)
+                if done_ms < 0:
+                    self.videos.pop(pid, None)
+                else:
+                    total = total_ms / 1000 if total_ms > 0 else None
+                    self.videos[pid] = VideoUnderway(done_ms / 1000, total, time.monotonic())
             else:
                 files += message[1]
                 read += message[2]

@@ -66,8 +66,10 @@ class Channel(Protocol):
     def put_nowait(self, item: ChannelMessage, /) -> None: ...
 
 
-# ("progress", files, bytes) or ("facts", task token, evidence id, facts).
-ChannelMessage = tuple[str, int, int] | tuple[str, int, int, list[FileFacts]]
+# ("progress", files, bytes), ("facts", task token, evidence id, facts), or ("video", worker pid,
+# milliseconds decoded, milliseconds declared or -1) while a long video decodes, with -1 decoded when
+# it has ended.
+ChannelMessage = tuple[str, int, int] | tuple[str, int, int, list[FileFacts]] | tuple[str, int, int, int]
 
 
 @dataclass
@@ -144,6 +146,21 @@ def _report(files: int, read: int) -> None:
     assert _channel is not None
     with contextlib.suppress(Exception):  # progress is best effort; never fail a task for it
         _channel.put_nowait(("progress", files, read))
+
+
+def _report_video(done: float, declared: float | None) -> None:
+    """How far this worker's video has decoded: the scan's progress line shows it, so a 4-hour film
+    does not look like a scan that hangs."""
+    global _video_reported
+    if _channel is None:
+        return
+    total = round(declared * 1000) if declared is not None and declared > 0 else -1
+    with contextlib.suppress(Exception):
+        _channel.put_nowait(("video", os.getpid(), round(done * 1000), total))
+        _video_reported = True
+
+
+_video_reported = False  # whether the video decoding now has been reported (and its end must be)
 
 
 def _analyse_disk_file(task_file: TaskFile, ctx: WorkerContext) -> Iterator[FileFacts]:
@@ -426,6 +443,7 @@ def _analyse_video(
             settings=settings.video,
             limits=settings.image,
             thumbnails=ctx.blobs if settings.thumbnails else None,
+            on_progress=_report_video if _channel is not None else None,
         )
     except VideoError as exc:
         _add_error(facts, str(exc))
@@ -433,12 +451,21 @@ def _analyse_video(
     finally:
         if not isinstance(source, str):
             source.close()
+        _video_ended()
     facts.video = video
     facts.media = media
     if video.frames and (ctx.video_sets or ctx.pdq_sets):
         facts.video_matches = match_video(
             video.frames, ctx.video_sets, ctx.pdq_sets, settings.video.seconds_per_hash
         )
+
+
+def _video_ended() -> None:
+    global _video_reported
+    if _channel is not None and _video_reported:
+        with contextlib.suppress(Exception):
+            _channel.put_nowait(("video", os.getpid(), -1, -1))
+    _video_reported = False
 
 
 def _keep_artifact(data: bytearray, facts: FileFacts, ctx: WorkerContext) -> None:

@@ -378,6 +378,7 @@ class _Sampler:
             return
         context = self.stream.codec_context
         plan = self._plan(packets, last) if whole and not unknown and last is not None else None
+        last_wanted = max(plan) if plan is not None else -1
         stopped = False
         for index, packet in enumerate(packets):
             if self.incomplete is not None:
@@ -393,7 +394,7 @@ class _Sampler:
             context.skip_frame = "DEFAULT" if wanted else "NONREF"
             self._take(self._decode(packet))
             self._check_budget()
-            if plan is not None and index == max(plan):
+            if index == last_wanted:
                 # Every frame to hash in this group has been sent: drain the decoder for them rather than
                 # decode more packets until its reorder delay lets them out.
                 self._drain()
@@ -420,8 +421,7 @@ class _Sampler:
             pts = packets[order[at]].pts
             if self.last_pts is None or pts > self.last_pts - self.tolerance:
                 chosen.add(order[at])
-            passed = math.floor((pts - self.start + self.tolerance) / self.step_pts) + 1
-            index = max(index + 1, passed)
+            index = self._index_after(index, pts)
             target = self.start + index * self.step_pts
         return chosen or None
 
@@ -492,12 +492,18 @@ class _Sampler:
                 continue
             self.force = False
             self._hash(frame, pts)
-            # The next target past this frame (a frame may stand for several targets across a gap).
-            passed = math.floor((pts - self.start + self.tolerance) / self.step_pts) + 1
-            if self.key_frames_only:  # a key frame off the grid: not another hash a moment later
-                passed = math.floor((pts - self.start + self.step_pts / 2) / self.step_pts) + 1
-            self.target_index = max(self.target_index + 1, passed)
+            self.target_index = self._index_after(self.target_index, pts)
             self.next_target = self.start + self.target_index * self.step_pts
+
+    def _index_after(self, index: int, pts: float) -> int:
+        """The grid index of the next target once the frame at `pts` stood for target `index`: a frame may
+        stand for several targets across a gap. `_take` and `_plan` must agree on it."""
+        assert self.start is not None
+        # Key-frame sampling: a key frame off the grid stands for the nearest target, so that the next
+        # hash does not come a moment later.
+        slack = self.step_pts / 2 if self.key_frames_only else self.tolerance
+        passed = math.floor((pts - self.start + slack) / self.step_pts) + 1
+        return max(index + 1, passed)
 
     def _hash(self, frame: Any, pts: float) -> None:
         width, height = frame.width, frame.height

@@ -29,7 +29,7 @@ import math
 import re
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import groupby
 from operator import itemgetter
 
@@ -42,11 +42,10 @@ from himaya.analyzers.artifacts.interface import (
     Schema,
     has_columns,
 )
-from himaya.analyzers.artifacts.values import int_value, text_value
+from himaya.analyzers.artifacts.values import APPLE_EPOCH, int_value, text_value
 
 __all__ = ["SmsIos", "text_from_attributed_body"]
 
-_APPLE_EPOCH = datetime(2001, 1, 1, tzinfo=UTC)
 _NANOSECONDS_ABOVE = 10**11
 _GROUP_STYLE, _DIRECT_STYLE = 43, 45
 _ATTACHMENT_MARK = "\ufffc"
@@ -73,8 +72,8 @@ def _apple_time(value: object) -> datetime | None:
     try:
         if abs(value) >= _NANOSECONDS_ABOVE:
             seconds, nanoseconds = divmod(value, 1_000_000_000)
-            return _APPLE_EPOCH + timedelta(seconds=seconds, microseconds=nanoseconds // 1000)
-        return _APPLE_EPOCH + timedelta(seconds=value)
+            return APPLE_EPOCH + timedelta(seconds=seconds, microseconds=nanoseconds // 1000)
+        return APPLE_EPOCH + timedelta(seconds=value)
     except OverflowError:
         return None
 

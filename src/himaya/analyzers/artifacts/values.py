@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["decode_text", "int_value", "sqlite_codec", "text_value"]
+__all__ = ["APPLE_EPOCH", "decode_text", "int_value", "sqlite_codec", "text_value"]
+
+# Apple's reference date (Core Data, iMessage): iOS databases count seconds or nanoseconds from it.
+APPLE_EPOCH = datetime(2001, 1, 1, tzinfo=UTC)
 
 _SQLITE_CODECS = {"UTF-8": "utf-8", "UTF-16le": "utf-16-le", "UTF-16be": "utf-16-be"}
 

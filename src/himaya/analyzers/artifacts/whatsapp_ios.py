@@ -31,7 +31,7 @@ import math
 import re
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from himaya.analyzers.artifacts.interface import (
     ArtifactParser,
@@ -42,11 +42,10 @@ from himaya.analyzers.artifacts.interface import (
     Schema,
     has_columns,
 )
-from himaya.analyzers.artifacts.values import int_value, text_value
+from himaya.analyzers.artifacts.values import APPLE_EPOCH, int_value, text_value
 
 __all__ = ["WhatsAppIos"]
 
-_APPLE_EPOCH = datetime(2001, 1, 1, tzinfo=UTC)
 _FORWARDED_BIT = 0x80
 _GROUP_SESSION = 1
 _NOT_MESSAGES = frozenset({6, 10})
@@ -65,7 +64,7 @@ def _core_data_time(value: object) -> datetime | None:
     if not isinstance(value, int | float) or not value or not math.isfinite(value):
         return None
     try:
-        return _APPLE_EPOCH + timedelta(seconds=value)
+        return APPLE_EPOCH + timedelta(seconds=value)
     except OverflowError:
         return None
 
